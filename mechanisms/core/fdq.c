@@ -1,0 +1,507 @@
+/*
+ * fdq.c - a message queue over a byte-stream descriptor (pipe, socket).
+ *
+ * Sections: shared state and mapping; writing frames; reading frames;
+ * open, pair, release and close.
+ *
+ * A message travels as a frame: a 4-byte length, then the bytes, so a
+ * zero-length message is a frame too and only the descriptor's own EOF
+ * means EOF. Many processes may write and read one descriptor at once, so
+ * each direction keeps, in memory shared by all of them:
+ *  - a writer lock held for a whole frame: frames never interleave, whatever
+ *    their size (writes above PIPE_BUF are not atomic);
+ *  - a reader lock and a read-ahead buffer: the lock holder reads as much as
+ *    the descriptor has (one read() for many small frames) and every consumer
+ *    takes frames from the same buffer, so a frame is consumed only whole,
+ *    a get that times out mid-frame loses nothing, and TOOBIG leaves the
+ *    message queued for every consumer. Only the lock holder waits on the
+ *    descriptor; the others wait on the lock, so no wake-up is lost to the
+ *    buffer.
+ * The locks are robust: a holder that dies mid-frame marks the direction
+ * unusable (IPCQ_PEERDEAD) rather than letting anyone read a torn frame.
+ */
+#include "mech.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FDQ_HDR 4u
+#define FDQ_READAHEAD (64u * 1024u)
+/* While mid-frame, how often a waiting reader looks for a writer that died. */
+#define FDQ_DEATH_CHECK_NS (100 * 1000000LL)
+
+/* --- Shared state and mapping ------------------------------------------- */
+
+struct ipcq__fdq_dir {
+	pthread_mutex_t wlock;
+	int wbusy;             /* a writer is between the first and last byte of a frame */
+	pthread_mutex_t rlock;
+	int rbusy;             /* a reader took bytes from the fd it has not yet recorded */
+	atomic_int torn;       /* a frame was torn by a death: the direction is unusable */
+	atomic_long count;     /* messages written minus taken; approximate */
+	size_t head, tail;     /* unread bytes of buf, guarded by rlock */
+	unsigned char buf[FDQ_READAHEAD];
+};
+
+struct ipcq__fdq_map {
+	int refs; /* ends of this process using the mapping */
+	struct ipcq__fdq_dir *dirs;
+	size_t size;
+};
+
+static int map_new(struct ipcq__fdq_map **out, unsigned ndirs, int refs)
+{
+	struct ipcq__fdq_map *m = calloc(1, sizeof *m);
+	if (!m)
+		return ipcq__sys(ENOMEM, "fdq: allocating the handle");
+	m->size = ndirs * sizeof(struct ipcq__fdq_dir);
+	m->dirs = ipcq__shm_alloc(m->size);
+	if (!m->dirs) {
+		int e = errno;
+		free(m);
+		return ipcq__sys(e, "fdq: mmap of %zu bytes of shared state", ndirs * sizeof(struct ipcq__fdq_dir));
+	}
+	m->refs = refs;
+	for (unsigned i = 0; i < ndirs; i++) {
+		int st = ipcq__plock_init(&m->dirs[i].wlock);
+		if (st == IPCQ_OK)
+			st = ipcq__plock_init(&m->dirs[i].rlock);
+		if (st != IPCQ_OK) {
+			ipcq__shm_free(m->dirs, m->size);
+			free(m);
+			return st;
+		}
+	}
+	*out = m;
+	return IPCQ_OK;
+}
+
+static void map_unref(struct ipcq__fdq_map *m)
+{
+	if (m && --m->refs == 0) {
+		ipcq__shm_free(m->dirs, m->size);
+		free(m);
+	}
+}
+
+static int torn_status(void)
+{
+	return ipcq__fail(IPCQ_PEERDEAD, 0,
+	                  "a process died in the middle of a message on this queue; its stream is "
+	                  "torn and the queue cannot be used any more: close it and open a new one");
+}
+
+/* Takes a lock; a dead previous holder that was mid-frame tears the direction. */
+static int lock_dir(struct ipcq__fdq_dir *d, pthread_mutex_t *m, int *busy, ipcq_deadline dl)
+{
+	int st = ipcq__plock_lock(m, dl);
+	if (st == IPCQ_PEERDEAD) {
+		if (*busy)
+			atomic_store(&d->torn, 1);
+		*busy = 0;
+		st = IPCQ_OK;
+	}
+	if (st == IPCQ_OK && atomic_load(&d->torn)) {
+		ipcq__plock_unlock(m);
+		return torn_status();
+	}
+	return st;
+}
+
+/* --- Writing frames ----------------------------------------------------- */
+
+/*
+ * One non-blocking write that never raises SIGPIPE and leaves the signal's
+ * disposition alone: sockets say MSG_NOSIGNAL; for pipes the signal is
+ * blocked in this thread for the call and a SIGPIPE it caused is taken back.
+ */
+static ssize_t write_nosig(struct ipcq__fdq *q, struct iovec *iov, int iovcnt)
+{
+	if (q->is_socket) {
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
+		return sendmsg(q->wfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	sigset_t pipe_only, old;
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+	ssize_t n = writev(q->wfd, iov, iovcnt);
+	int e = errno;
+	if (n < 0 && e == EPIPE && !sigismember(&old, SIGPIPE)) {
+		const struct timespec zero = { 0, 0 };
+		sigtimedwait(&pipe_only, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return n;
+}
+
+static int wait_fd(int fd, short events, ipcq_deadline dl)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r = ipcq__poll(&p, 1, dl);
+	if (r < 0)
+		return ipcq__sys(errno, "fdq: poll");
+	return r == 0 ? IPCQ_FULL : IPCQ_OK;
+}
+
+int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
+{
+	struct ipcq__fdq *q = state;
+	struct ipcq__fdq_dir *d = q->tx;
+	int st = lock_dir(d, &d->wlock, &d->wbusy, dl);
+	if (st != IPCQ_OK)
+		return st;
+
+	uint32_t hdr = (uint32_t)len;
+	struct iovec iov[2] = { { &hdr, FDQ_HDR }, { (void *)msg, len } };
+	struct iovec *v = iov;
+	int nv = len ? 2 : 1;
+	size_t left = FDQ_HDR + len;
+	bool started = false;
+
+	while (left > 0) {
+		ssize_t n = write_nosig(q, v, nv);
+		if (n > 0) {
+			left -= (size_t)n;
+			started = true;
+			d->wbusy = left > 0;
+			while (nv > 0 && (size_t)n >= v->iov_len) {
+				n -= (ssize_t)v->iov_len;
+				v++;
+				nv--;
+			}
+			if (nv > 0) {
+				v->iov_base = (char *)v->iov_base + n;
+				v->iov_len -= (size_t)n;
+			}
+			continue;
+		}
+		int e = errno;
+		if (n < 0 && e == EAGAIN) {
+			/* Once a frame has begun it must be finished, deadline or not. */
+			st = wait_fd(q->wfd, POLLOUT, started ? IPCQ__NEVER : dl);
+			if (st == IPCQ_OK)
+				continue;
+		} else if (n < 0 && e == EINTR) {
+			continue;
+		} else {
+			st = (e == EPIPE || e == ECONNRESET)
+			             ? ipcq__fail(IPCQ_BROKEN, e, "put: no consumer is left on this queue")
+			             : ipcq__sys(e, "fdq: write");
+		}
+		if (started)
+			atomic_store(&d->torn, 1);
+		d->wbusy = 0;
+		ipcq__plock_unlock(&d->wlock);
+		return st;
+	}
+	d->wbusy = 0;
+	atomic_fetch_add(&d->count, 1);
+	ipcq__plock_unlock(&d->wlock);
+	return IPCQ_OK;
+}
+
+/* --- Reading frames ----------------------------------------------------- */
+
+/*
+ * Reads what the fd has into the read-ahead buffer: OK (got bytes), EMPTY
+ * (nothing before dl), EOF (no writer left). Called with rlock held.
+ */
+static int fill(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, ipcq_deadline dl)
+{
+	if (d->head > 0) {
+		memmove(d->buf, d->buf + d->head, d->tail - d->head);
+		d->tail -= d->head;
+		d->head = 0;
+	}
+	for (;;) {
+		d->rbusy = 1;
+		ssize_t n = read(q->rfd, d->buf + d->tail, sizeof d->buf - d->tail);
+		if (n > 0)
+			d->tail += (size_t)n;
+		d->rbusy = 0;
+		if (n > 0)
+			return IPCQ_OK;
+		if (n == 0)
+			return IPCQ_EOF;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return ipcq__sys(errno, "fdq: read");
+		int st = wait_fd(q->rfd, POLLIN, dl);
+		if (st != IPCQ_OK)
+			return st == IPCQ_FULL ? IPCQ_EMPTY : st;
+	}
+}
+
+/* A writer that died holding wlock mid-frame means the rest never comes. */
+static bool writer_died_midframe(struct ipcq__fdq_dir *d)
+{
+	int st = ipcq__plock_try(&d->wlock);
+	if (st == IPCQ_FULL)
+		return false;
+	if (st == IPCQ_PEERDEAD && d->wbusy)
+		atomic_store(&d->torn, 1);
+	if (st == IPCQ_OK || st == IPCQ_PEERDEAD)
+		ipcq__plock_unlock(&d->wlock);
+	return atomic_load(&d->torn) != 0;
+}
+
+/* Waits for more of a frame that has begun: deadline dl, but never forever for a dead writer. */
+static int fill_midframe(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, ipcq_deadline dl)
+{
+	for (;;) {
+		ipcq_deadline slice = ipcq__now_ns() + FDQ_DEATH_CHECK_NS;
+		int st = fill(q, d, slice < dl ? slice : dl);
+		if (st != IPCQ_EMPTY || (dl != IPCQ__NEVER && ipcq__now_ns() >= dl))
+			return st;
+		if (writer_died_midframe(d))
+			return torn_status();
+	}
+}
+
+/*
+ * A frame too large for the read-ahead buffer goes straight into the
+ * caller's buffer. Its bytes leave the fd as they arrive, so from here the
+ * frame must be finished: the deadline no longer applies.
+ */
+static int get_direct(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, unsigned char *out, size_t need)
+{
+	size_t have = d->tail - d->head;
+	memcpy(out, d->buf + d->head, have);
+	d->head = d->tail = 0;
+	d->rbusy = 1; /* a death from here on tears the stream */
+	while (have < need) {
+		ssize_t n = read(q->rfd, out + have, need - have);
+		if (n > 0) {
+			have += (size_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			atomic_store(&d->torn, 1);
+			d->rbusy = 0;
+			return n == 0 ? torn_status() : ipcq__sys(errno, "fdq: read");
+		}
+		if (errno == EAGAIN) {
+			int st = wait_fd(q->rfd, POLLIN, ipcq__now_ns() + FDQ_DEATH_CHECK_NS);
+			if (st == IPCQ_FULL && writer_died_midframe(d)) {
+				d->rbusy = 0;
+				return torn_status();
+			}
+			if (st != IPCQ_OK && st != IPCQ_FULL) {
+				atomic_store(&d->torn, 1);
+				d->rbusy = 0;
+				return st;
+			}
+		}
+	}
+	d->rbusy = 0;
+	return IPCQ_OK;
+}
+
+int ipcq__fdq_get(void *state, void *buf, size_t cap, size_t *len, ipcq_deadline dl)
+{
+	struct ipcq__fdq *q = state;
+	struct ipcq__fdq_dir *d = q->rx;
+	int st = lock_dir(d, &d->rlock, &d->rbusy, dl);
+	if (st != IPCQ_OK)
+		return st == IPCQ_FULL ? IPCQ_EMPTY : st;
+
+	for (;;) {
+		size_t have = d->tail - d->head;
+		if (have >= FDQ_HDR) {
+			uint32_t flen;
+			memcpy(&flen, d->buf + d->head, FDQ_HDR);
+			if (flen > cap) {
+				*len = flen;
+				st = ipcq__fail(IPCQ_TOOBIG, 0,
+				                "get: the next message is %u bytes but the buffer holds %zu; "
+				                "it stays queued: call again with a larger buffer",
+				                flen, cap);
+				break;
+			}
+			if (FDQ_HDR + (size_t)flen > sizeof d->buf) {
+				d->head += FDQ_HDR;
+				st = get_direct(q, d, buf, flen);
+				if (st == IPCQ_OK) {
+					*len = flen;
+					atomic_fetch_sub(&d->count, 1);
+				}
+				break;
+			}
+			if (have >= FDQ_HDR + flen) {
+				if (flen)
+					memcpy(buf, d->buf + d->head + FDQ_HDR, flen);
+				d->head += FDQ_HDR + flen;
+				if (d->head == d->tail)
+					d->head = d->tail = 0;
+				*len = flen;
+				atomic_fetch_sub(&d->count, 1);
+				st = IPCQ_OK;
+				break;
+			}
+		}
+		st = have ? fill_midframe(q, d, dl) : fill(q, d, dl);
+		if (st == IPCQ_EOF && have) {
+			atomic_store(&d->torn, 1);
+			st = torn_status();
+		}
+		if (st != IPCQ_OK)
+			break;
+	}
+	ipcq__plock_unlock(&d->rlock);
+	return st;
+}
+
+int ipcq__fdq_poll(void *state, ipcq_deadline dl)
+{
+	struct ipcq__fdq *q = state;
+	struct ipcq__fdq_dir *d = q->rx;
+	int st = lock_dir(d, &d->rlock, &d->rbusy, dl);
+	if (st != IPCQ_OK)
+		return st == IPCQ_FULL ? IPCQ_EMPTY : st;
+	size_t have = d->tail - d->head;
+	bool ready = false;
+	if (have >= FDQ_HDR) {
+		uint32_t flen;
+		memcpy(&flen, d->buf + d->head, FDQ_HDR);
+		ready = have >= FDQ_HDR + flen || FDQ_HDR + (size_t)flen > sizeof d->buf;
+	}
+	ipcq__plock_unlock(&d->rlock);
+	if (ready)
+		return IPCQ_OK;
+
+	struct pollfd p = { .fd = q->rfd, .events = POLLIN };
+	int r = ipcq__poll(&p, 1, dl);
+	if (r < 0)
+		return ipcq__sys(errno, "fdq: poll");
+	if (r == 0)
+		return IPCQ_EMPTY;
+	if (p.revents & POLLIN)
+		return IPCQ_OK;
+	return have ? torn_status() : IPCQ_EOF;
+}
+
+int ipcq__fdq_qsize(void *state, size_t *n)
+{
+	struct ipcq__fdq *q = state;
+	long c = atomic_load(&q->rx->count);
+	*n = c > 0 ? (size_t)c : 0;
+	return IPCQ_OK;
+}
+
+/* --- Open, pair, release and close --------------------------------------- */
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return ipcq__sys(errno, "fcntl O_NONBLOCK");
+	return IPCQ_OK;
+}
+
+static void close_fds(int a, int b)
+{
+	if (a >= 0)
+		close(a);
+	if (b >= 0 && b != a)
+		close(b);
+}
+
+static int check_max(size_t max_msg)
+{
+	if (max_msg > UINT32_MAX - FDQ_HDR)
+		return ipcq__fail(IPCQ_INVAL, 0, "max_msg %zu is above the frame limit %u: use a smaller max_msg",
+		                  max_msg, UINT32_MAX - FDQ_HDR);
+	return IPCQ_OK;
+}
+
+int ipcq__fdq_open(struct ipcq__fdq *q, int rfd, int wfd, bool is_socket, size_t max_msg)
+{
+	q->rfd = q->wfd = -1;
+	int st = check_max(max_msg);
+	if (st == IPCQ_OK && rfd >= 0)
+		st = set_nonblock(rfd);
+	if (st == IPCQ_OK && wfd >= 0 && wfd != rfd)
+		st = set_nonblock(wfd);
+	if (st == IPCQ_OK)
+		st = map_new(&q->map, 1, 1);
+	if (st != IPCQ_OK) {
+		close_fds(rfd, wfd);
+		return st;
+	}
+	q->rfd = rfd;
+	q->wfd = wfd;
+	q->is_socket = is_socket;
+	q->roles = IPCQ_PRODUCER | IPCQ_CONSUMER;
+	q->max_msg = max_msg;
+	q->rx = q->tx = &q->map->dirs[0];
+	return IPCQ_OK;
+}
+
+int ipcq__fdq_pair(struct ipcq__fdq *a, struct ipcq__fdq *b, int fa, int fb, size_t max_msg)
+{
+	a->rfd = a->wfd = b->rfd = b->wfd = -1;
+	struct ipcq__fdq_map *m = NULL;
+	int st = check_max(max_msg);
+	if (st == IPCQ_OK)
+		st = set_nonblock(fa);
+	if (st == IPCQ_OK)
+		st = set_nonblock(fb);
+	if (st == IPCQ_OK)
+		st = map_new(&m, 2, 2);
+	if (st != IPCQ_OK) {
+		close_fds(fa, fb);
+		return st;
+	}
+	*a = (struct ipcq__fdq){ .rfd = fa, .wfd = fa, .is_socket = true, .max_msg = max_msg,
+		                 .roles = IPCQ_PRODUCER | IPCQ_CONSUMER,
+		                 .tx = &m->dirs[0], .rx = &m->dirs[1], .map = m };
+	*b = (struct ipcq__fdq){ .rfd = fb, .wfd = fb, .is_socket = true, .max_msg = max_msg,
+		                 .roles = IPCQ_PRODUCER | IPCQ_CONSUMER,
+		                 .tx = &m->dirs[1], .rx = &m->dirs[0], .map = m };
+	return IPCQ_OK;
+}
+
+int ipcq__fdq_release(void *state, unsigned roles)
+{
+	struct ipcq__fdq *q = state;
+	q->roles &= ~roles;
+	if (q->rfd == q->wfd) {
+		/* One descriptor carries both directions; shutdown() would act for
+		 * every process, so it is closed only when this one needs neither. */
+		if (q->roles == 0 && q->rfd >= 0) {
+			close(q->rfd);
+			q->rfd = q->wfd = -1;
+		}
+		return IPCQ_OK;
+	}
+	if ((roles & IPCQ_PRODUCER) && q->wfd >= 0) {
+		close(q->wfd);
+		q->wfd = -1;
+	}
+	if ((roles & IPCQ_CONSUMER) && q->rfd >= 0) {
+		close(q->rfd);
+		q->rfd = -1;
+	}
+	return IPCQ_OK;
+}
+
+void ipcq__fdq_close(void *state)
+{
+	struct ipcq__fdq *q = state;
+	if (!q->map)
+		return;
+	close_fds(q->rfd, q->wfd);
+	q->rfd = q->wfd = -1;
+	map_unref(q->map);
+	q->map = NULL;
+}

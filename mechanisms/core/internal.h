@@ -1,0 +1,49 @@
+/*
+ * internal.h - what the core's own files share and mechanisms never see:
+ * the handle layouts and the thread-local error record.
+ */
+#ifndef IPCQ_INTERNAL_H
+#define IPCQ_INTERNAL_H
+
+#include "mech.h"
+
+struct ipcq {
+	const ipcq_mech *mech;
+	ipcq_config cfg;      /* defaults filled in; name/endpoint copied */
+	unsigned roles;       /* held by this process */
+	bool closed;
+	void *state;          /* mech->state_size bytes */
+};
+
+/*
+ * A connection end: queue tx carries what this end sends, rx what it
+ * receives. A native duplex end has tx == rx. Each end owns exactly the
+ * roles it uses, so closing it releases those and nothing else.
+ */
+struct ipcq_conn {
+	ipcq *tx, *rx;
+	bool closed;
+};
+
+/* Makes the status recorded by the last ipcq__fail/sys belong to handle. */
+void ipcq__err_bind(const void *handle, int status);
+/* Forgets any recorded error (a call starts clean). */
+void ipcq__err_clear(void);
+
+/* Keeps a closed handle's memory reachable so a late call answers CLOSED. */
+void ipcq__tombstone(void *p);
+
+/* Core-level arguments/flags check shared by queue and pipe opens; fills *out. */
+int ipcq__config_fill(const ipcq_mech *m, const ipcq_config *cfg, ipcq_config *out);
+/* Allocates and opens a queue handle (no name copies beyond cfg lifetime). */
+int ipcq__queue_new(const ipcq_mech *m, const ipcq_config *cfg, ipcq **out);
+/* Frees a handle that never opened (state closed by caller). */
+void ipcq__queue_free(ipcq *q);
+
+/* The queue calls, with the handle their errors belong to (a queue or a conn). */
+int ipcq__put(ipcq *q, const void *handle, const void *msg, size_t len, int64_t timeout_ns);
+int ipcq__get(ipcq *q, const void *handle, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
+int ipcq__poll_queue(ipcq *q, const void *handle, int64_t timeout_ns);
+int ipcq__release(ipcq *q, const void *handle, unsigned roles);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * life.c - lifelines: who still holds a role, with peer death for free.
+ *
+ * Each role has a pipe nobody writes to. Holders of the role keep its write
+ * end open; everyone keeps the read end. When the last holder releases,
+ * closes or dies, the kernel closes the last write end and the read end
+ * reports POLLHUP: exact, waitable, and no process has to be polled.
+ */
+#include "mech.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+int ipcq__life_open(struct ipcq__life *l)
+{
+	l->prod[0] = l->prod[1] = l->cons[0] = l->cons[1] = -1;
+	if (pipe2(l->prod, O_CLOEXEC) < 0 || pipe2(l->cons, O_CLOEXEC) < 0) {
+		int e = errno;
+		ipcq__life_close(l);
+		return ipcq__sys(e, "lifeline pipe2");
+	}
+	return IPCQ_OK;
+}
+
+void ipcq__life_release(struct ipcq__life *l, unsigned roles)
+{
+	if (roles & IPCQ_PRODUCER)
+		close_fd(&l->prod[1]);
+	if (roles & IPCQ_CONSUMER)
+		close_fd(&l->cons[1]);
+}
+
+void ipcq__life_close(struct ipcq__life *l)
+{
+	/* A zeroed struct has fd 0 everywhere, which is not ours to close. */
+	if (l->prod[0] == 0 && l->prod[1] == 0 && l->cons[0] == 0 && l->cons[1] == 0)
+		return;
+	close_fd(&l->prod[0]);
+	close_fd(&l->prod[1]);
+	close_fd(&l->cons[0]);
+	close_fd(&l->cons[1]);
+}
+
+int ipcq__life_fd(const struct ipcq__life *l, unsigned role)
+{
+	return role == IPCQ_PRODUCER ? l->prod[0] : l->cons[0];
+}
+
+bool ipcq__life_gone(const struct ipcq__life *l, unsigned role)
+{
+	struct pollfd p = { .fd = ipcq__life_fd(l, role), .events = 0 };
+	int r;
+	do
+		r = poll(&p, 1, 0);
+	while (r < 0 && errno == EINTR);
+	return r > 0 && (p.revents & (POLLHUP | POLLERR));
+}

@@ -1,0 +1,292 @@
+/*
+ * queue.c - the public queue calls: argument, role and size checks, the
+ * deadline, then one call into the mechanism.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Statuses up to IPCQ_EOF are answers, not failures: no message to keep. */
+#define FAILED(st) ((st) > IPCQ_EOF)
+
+static int fail_on(const void *handle, int status, const char *fmt, const char *what)
+{
+	ipcq__fail(status, 0, fmt, what);
+	ipcq__err_bind(handle, status);
+	return status;
+}
+
+/*
+ * Closed handles stay allocated and reachable (so leak checkers stay quiet):
+ * a call on one answers IPCQ_CLOSED instead of touching freed memory. What
+ * a closed handle keeps is its small struct; its state and descriptors are gone.
+ */
+static struct {
+	pthread_mutex_t lock;
+	void **v;
+	size_t n, cap;
+} tombs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void ipcq__tombstone(void *p)
+{
+	pthread_mutex_lock(&tombs.lock);
+	if (tombs.n == tombs.cap) {
+		size_t cap = tombs.cap ? tombs.cap * 2 : 64;
+		void **v = realloc(tombs.v, cap * sizeof *v);
+		if (v) {
+			tombs.v = v;
+			tombs.cap = cap;
+		}
+	}
+	if (tombs.n < tombs.cap)
+		tombs.v[tombs.n++] = p;
+	pthread_mutex_unlock(&tombs.lock);
+}
+
+int ipcq__config_fill(const ipcq_mech *m, const ipcq_config *cfg, ipcq_config *out)
+{
+	static const ipcq_config none;
+	if (!m)
+		return ipcq__fail(IPCQ_INVAL, 0, "no mechanism given (ipcq_mech_find() returns NULL for an unknown name)");
+	if (!cfg)
+		cfg = &none;
+	if (cfg->flags)
+		return ipcq__fail(IPCQ_INVAL, 0, "config flags 0x%x: no flags are defined yet; pass 0", cfg->flags);
+	if (cfg->name && !(m->caps & IPCQ_CAP_NAMED))
+		return ipcq__fail(IPCQ_UNSUPPORTED, 0,
+		                  "%s: queues cannot be opened by name (no IPCQ_CAP_NAMED); leave cfg.name NULL",
+		                  m->name);
+	*out = *cfg;
+	if (!out->capacity)
+		out->capacity = m->default_capacity;
+	if (!out->max_msg)
+		out->max_msg = m->default_max_msg;
+	return IPCQ_OK;
+}
+
+static void free_handle(ipcq *q)
+{
+	free((char *)q->cfg.name);
+	free((char *)q->cfg.endpoint);
+	free(q->state);
+	q->state = NULL;
+	q->cfg.name = q->cfg.endpoint = NULL;
+}
+
+/* A handle with zeroed state and a filled config, not yet opened. */
+static int handle_new(const ipcq_mech *m, const ipcq_config *cfg, ipcq **out)
+{
+	ipcq *q = calloc(1, sizeof *q);
+	if (!q)
+		return ipcq__sys(ENOMEM, "%s: allocating a handle", m->name);
+	q->mech = m;
+	q->cfg = *cfg;
+	q->cfg.name = cfg->name ? strdup(cfg->name) : NULL;
+	q->cfg.endpoint = cfg->endpoint ? strdup(cfg->endpoint) : NULL;
+	q->state = calloc(1, m->state_size ? m->state_size : 1);
+	if (!q->state || (cfg->name && !q->cfg.name) || (cfg->endpoint && !q->cfg.endpoint)) {
+		free_handle(q);
+		free(q);
+		return ipcq__sys(ENOMEM, "%s: allocating a handle", m->name);
+	}
+	q->roles = IPCQ_PRODUCER | IPCQ_CONSUMER;
+	*out = q;
+	return IPCQ_OK;
+}
+
+void ipcq__queue_free(ipcq *q)
+{
+	free_handle(q);
+	free(q);
+}
+
+int ipcq__queue_new(const ipcq_mech *m, const ipcq_config *cfg, ipcq **out)
+{
+	ipcq_config full;
+	int st = ipcq__config_fill(m, cfg, &full);
+	if (st == IPCQ_OK)
+		st = handle_new(m, &full, out);
+	return st;
+}
+
+int ipcq_open(const ipcq_mech *m, const ipcq_config *cfg, ipcq **out)
+{
+	if (!out)
+		return fail_on(NULL, IPCQ_INVAL, "%s", "ipcq_open: the result pointer is NULL");
+	*out = NULL;
+	ipcq *q;
+	int st = ipcq__queue_new(m, cfg, &q);
+	if (st == IPCQ_OK) {
+		st = m->open(q->state, &q->cfg);
+		if (st != IPCQ_OK) {
+			m->close(q->state);
+			ipcq__queue_free(q);
+		}
+	}
+	if (st != IPCQ_OK) {
+		ipcq__err_bind(NULL, st);
+		return st;
+	}
+	*out = q;
+	return IPCQ_OK;
+}
+
+/* The checks every call on a queue makes; handle is what errors are bound to. */
+static int usable(ipcq *q, const void *handle, unsigned role, const char *call)
+{
+	if (!q)
+		return fail_on(NULL, IPCQ_INVAL, "%s: the queue is NULL", call);
+	if (q->closed)
+		return fail_on(handle, IPCQ_CLOSED, "%s: the queue was closed in this process", call);
+	if (role && !(q->roles & role))
+		return fail_on(handle, IPCQ_CLOSED,
+		               role == IPCQ_PRODUCER ? "%s: this process released the producer role"
+		                                     : "%s: this process released the consumer role",
+		               call);
+	return IPCQ_OK;
+}
+
+int ipcq__put(ipcq *q, const void *handle, const void *msg, size_t len, int64_t timeout_ns)
+{
+	int st = usable(q, handle, IPCQ_PRODUCER, "put");
+	if (st != IPCQ_OK)
+		return st;
+	if (len && !msg)
+		return fail_on(handle, IPCQ_INVAL, "%s: msg is NULL with a non-zero length", "put");
+	if (len > q->cfg.max_msg) {
+		ipcq__fail(IPCQ_TOOBIG, 0,
+		           "put: message of %zu bytes exceeds max_msg %zu of this %s queue; nothing was "
+		           "queued: open it with a larger max_msg",
+		           len, q->cfg.max_msg, q->mech->name);
+		ipcq__err_bind(handle, IPCQ_TOOBIG);
+		return IPCQ_TOOBIG;
+	}
+	if (!len && !(q->mech->caps & IPCQ_CAP_ZEROLEN))
+		return fail_on(handle, IPCQ_UNSUPPORTED, "put: %s cannot carry zero-length messages", q->mech->name);
+	st = q->mech->put(q->state, msg, len, ipcq__deadline(timeout_ns));
+	if (FAILED(st))
+		ipcq__err_bind(handle, st);
+	return st;
+}
+
+int ipcq__get(ipcq *q, const void *handle, void *buf, size_t cap, size_t *len, int64_t timeout_ns)
+{
+	int st = usable(q, handle, IPCQ_CONSUMER, "get");
+	if (st != IPCQ_OK)
+		return st;
+	if (!len || (cap && !buf))
+		return fail_on(handle, IPCQ_INVAL, "%s: len is NULL, or buf is NULL with a non-zero cap", "get");
+	st = q->mech->get(q->state, buf, cap, len, ipcq__deadline(timeout_ns));
+	if (FAILED(st))
+		ipcq__err_bind(handle, st);
+	return st;
+}
+
+int ipcq__poll_queue(ipcq *q, const void *handle, int64_t timeout_ns)
+{
+	int st = usable(q, handle, IPCQ_CONSUMER, "poll");
+	if (st != IPCQ_OK)
+		return st;
+	st = q->mech->poll(q->state, ipcq__deadline(timeout_ns));
+	if (FAILED(st))
+		ipcq__err_bind(handle, st);
+	return st;
+}
+
+int ipcq_put(ipcq *q, const void *msg, size_t len, int64_t timeout_ns)
+{
+	return ipcq__put(q, q, msg, len, timeout_ns);
+}
+
+int ipcq_get(ipcq *q, void *buf, size_t cap, size_t *len, int64_t timeout_ns)
+{
+	return ipcq__get(q, q, buf, cap, len, timeout_ns);
+}
+
+int ipcq_poll(ipcq *q, int64_t timeout_ns)
+{
+	return ipcq__poll_queue(q, q, timeout_ns);
+}
+
+int ipcq_qsize(ipcq *q, size_t *n)
+{
+	int st = usable(q, q, 0, "qsize");
+	if (st != IPCQ_OK)
+		return st;
+	if (!n)
+		return fail_on(q, IPCQ_INVAL, "%s: n is NULL", "qsize");
+	if (!q->mech->qsize)
+		return fail_on(q, IPCQ_UNSUPPORTED, "qsize: %s cannot count its messages", q->mech->name);
+	st = q->mech->qsize(q->state, n);
+	if (FAILED(st))
+		ipcq__err_bind(q, st);
+	return st;
+}
+
+bool ipcq_empty(ipcq *q)
+{
+	size_t n;
+	return ipcq_qsize(q, &n) == IPCQ_OK && n == 0;
+}
+
+bool ipcq_full(ipcq *q)
+{
+	size_t n;
+	return q && (q->mech->caps & IPCQ_CAP_BOUNDED) && ipcq_qsize(q, &n) == IPCQ_OK &&
+	       n >= q->cfg.capacity;
+}
+
+int ipcq__release(ipcq *q, const void *handle, unsigned roles)
+{
+	int st = usable(q, handle, 0, "release");
+	if (st != IPCQ_OK)
+		return st;
+	if (roles & ~(IPCQ_PRODUCER | IPCQ_CONSUMER))
+		return fail_on(handle, IPCQ_INVAL, "%s: roles are IPCQ_PRODUCER and/or IPCQ_CONSUMER", "release");
+	unsigned held = roles & q->roles;
+	if (!held)
+		return IPCQ_OK;
+	q->roles &= ~held;
+	st = q->mech->release(q->state, held);
+	if (FAILED(st))
+		ipcq__err_bind(handle, st);
+	return st;
+}
+
+int ipcq_release(ipcq *q, unsigned roles)
+{
+	return ipcq__release(q, q, roles);
+}
+
+int ipcq_close(ipcq *q)
+{
+	if (!q)
+		return IPCQ_OK; /* what a failed open leaves */
+	if (q->closed)
+		return fail_on(q, IPCQ_CLOSED, "%s: the queue was already closed", "close");
+	q->closed = true;
+	q->roles = 0;
+	q->mech->close(q->state);
+	free_handle(q);
+	ipcq__tombstone(q);
+	return IPCQ_OK;
+}
+
+int ipcq_get_config(ipcq *q, ipcq_config *out)
+{
+	int st = usable(q, q, 0, "get_config");
+	if (st != IPCQ_OK)
+		return st;
+	if (!out)
+		return fail_on(q, IPCQ_INVAL, "%s: out is NULL", "get_config");
+	*out = q->cfg;
+	return IPCQ_OK;
+}
+
+const ipcq_mech *ipcq_mechanism(ipcq *q)
+{
+	return q ? q->mech : NULL;
+}

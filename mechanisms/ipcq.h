@@ -1,0 +1,155 @@
+/*
+ * ipcq.h - the public interface of libipcq: queues, pipes and the
+ * mechanism registry, modelled on Python's multiprocessing.
+ *
+ * Every call returns an enum ipcq_status (IPCQ_OK is 0); errno never leaks
+ * out. Timeouts are relative nanoseconds: IPCQ_NOWAIT (0) never sleeps, any
+ * negative value (IPCQ_FOREVER) waits until done, a positive value waits at
+ * most that long against CLOCK_MONOTONIC, across signals.
+ */
+#ifndef IPCQ_H
+#define IPCQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define IPCQ_API __attribute__((visibility("default")))
+#else
+#define IPCQ_API
+#endif
+
+/* X(name, python equivalent / meaning). The order gives the values. */
+#define IPCQ_STATUS_MAP(X)                                                          \
+	X(OK, "done")                                                               \
+	X(FULL, "no room before the deadline (queue.Full)")                         \
+	X(EMPTY, "nothing to get before the deadline (queue.Empty)")                \
+	X(EOF, "every producer is gone and the queue is drained (EOFError)")        \
+	X(BROKEN, "no consumer is left (BrokenPipeError)")                          \
+	X(CLOSED, "this handle was closed or released that role")                   \
+	X(TOOBIG, "message larger than max_msg, or buffer too small")               \
+	X(BADDIR, "wrong end of a one-way pipe")                                    \
+	X(INVAL, "bad argument or configuration")                                   \
+	X(LIMIT, "a system limit refused it")                                       \
+	X(UNSUPPORTED, "this mechanism cannot do that")                             \
+	X(PEERDEAD, "a peer died while holding shared state")                       \
+	X(SYSERR, "system error")
+
+enum ipcq_status {
+#define IPCQ__ENUM(name, text) IPCQ_##name,
+	IPCQ_STATUS_MAP(IPCQ__ENUM)
+#undef IPCQ__ENUM
+	IPCQ_STATUS_COUNT
+};
+
+#define IPCQ_NOWAIT ((int64_t)0)
+#define IPCQ_FOREVER ((int64_t)-1)
+
+/* Roles a process holds on a queue; every process starts with both. */
+#define IPCQ_PRODUCER 1u
+#define IPCQ_CONSUMER 2u
+
+/* Capabilities of a mechanism. */
+#define IPCQ_CAP_PROCESS (1u << 0)  /* works across fork() */
+#define IPCQ_CAP_MPMC (1u << 1)     /* many producers and consumers at once */
+#define IPCQ_CAP_EOF (1u << 2)      /* EOF and BROKEN, peer death included */
+#define IPCQ_CAP_QSIZE (1u << 3)    /* ipcq_qsize() answers */
+#define IPCQ_CAP_ZEROLEN (1u << 4)  /* zero-length messages */
+#define IPCQ_CAP_HUGE (1u << 5)     /* messages of 16 MiB and more */
+#define IPCQ_CAP_FD (1u << 6)       /* waits on a pollable descriptor */
+#define IPCQ_CAP_NAMED (1u << 7)    /* unrelated processes open it by name */
+#define IPCQ_CAP_SHARED (1u << 8)   /* shared values */
+#define IPCQ_CAP_ROBUST (1u << 9)   /* survives a peer dying in shared state */
+#define IPCQ_CAP_BOUNDED (1u << 10) /* capacity counts messages exactly */
+#define IPCQ_CAP_DUPLEX (1u << 11)  /* native two-way connection */
+
+typedef struct ipcq_mech ipcq_mech;
+typedef struct ipcq ipcq;
+typedef struct ipcq_conn ipcq_conn;
+
+/* Configuration of a queue or pipe. Zero fields take the mechanism's default. */
+typedef struct ipcq_config {
+	size_t capacity;      /* messages the queue holds; without IPCQ_CAP_BOUNDED the
+	                         kernel's buffer decides instead and this is ignored */
+	size_t max_msg;       /* largest message in bytes */
+	const char *name;     /* for IPCQ_CAP_NAMED mechanisms; NULL = private */
+	const char *endpoint; /* for networked mechanisms; NULL = default */
+	unsigned flags;       /* reserved, must be 0 */
+} ipcq_config;
+
+/* Names a status: "IPCQ_EOF". Never NULL. */
+IPCQ_API const char *ipcq_strstatus(int status);
+
+/* --- Registry --------------------------------------------------------- */
+
+/* Number of mechanisms built into this library. */
+IPCQ_API size_t ipcq_mech_count(void);
+/* The i-th mechanism in registry order, or NULL past the end. */
+IPCQ_API const ipcq_mech *ipcq_mech_at(size_t i);
+/* The mechanism called name, or NULL. */
+IPCQ_API const ipcq_mech *ipcq_mech_find(const char *name);
+/* Its name ("pipe"). */
+IPCQ_API const char *ipcq_mech_name(const ipcq_mech *m);
+/* One line saying what it is. */
+IPCQ_API const char *ipcq_mech_summary(const ipcq_mech *m);
+/* Its IPCQ_CAP_* bits. */
+IPCQ_API unsigned ipcq_mech_caps(const ipcq_mech *m);
+/* Writes the names of the bits in caps, comma-separated, into buf. */
+IPCQ_API void ipcq_caps_format(unsigned caps, char *buf, size_t cap);
+
+/* --- Queue: multiprocessing.Queue ------------------------------------- */
+
+/* Opens a queue; cfg may be NULL for defaults. Open before fork(). */
+IPCQ_API int ipcq_open(const ipcq_mech *m, const ipcq_config *cfg, ipcq **q);
+/* Queues a copy of msg; OK means any process can now get it. */
+IPCQ_API int ipcq_put(ipcq *q, const void *msg, size_t len, int64_t timeout_ns);
+/* Takes the oldest message into buf; TOOBIG sets *len to the size needed and leaves it queued. */
+IPCQ_API int ipcq_get(ipcq *q, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
+/* OK when a get would find a message (or EOF when it would say EOF); consumes nothing. */
+IPCQ_API int ipcq_poll(ipcq *q, int64_t timeout_ns);
+/* Approximate number of queued messages; UNSUPPORTED where unknown. */
+IPCQ_API int ipcq_qsize(ipcq *q, size_t *n);
+/* Approximate, as in Python: true when qsize is 0 (false when unknown). */
+IPCQ_API bool ipcq_empty(ipcq *q);
+/* Approximate: true when qsize reaches capacity (false when unknown). */
+IPCQ_API bool ipcq_full(ipcq *q);
+/* This process is done with these roles (IPCQ_PRODUCER | IPCQ_CONSUMER). */
+IPCQ_API int ipcq_release(ipcq *q, unsigned roles);
+/* Releases every role and frees local resources; safe twice, later calls say CLOSED. */
+IPCQ_API int ipcq_close(ipcq *q);
+/* The configuration in force (defaults filled in). */
+IPCQ_API int ipcq_get_config(ipcq *q, ipcq_config *out);
+/* The mechanism behind q. */
+IPCQ_API const ipcq_mech *ipcq_mechanism(ipcq *q);
+
+/*
+ * Why the last failed call on handle (an ipcq or ipcq_conn) made by this
+ * thread failed, as a sentence a user can act on; "" if none. NULL asks about
+ * the last failed ipcq_open or ipcq_pipe. ipcq_errno gives the raw errno (or 0).
+ */
+IPCQ_API int ipcq_errno(const void *handle);
+IPCQ_API const char *ipcq_errmsg(const void *handle);
+
+/* --- Pipe: multiprocessing.Pipe --------------------------------------- */
+
+/* Two connected ends; duplex=false: a receives only, b sends only. */
+IPCQ_API int ipcq_pipe(const ipcq_mech *m, const ipcq_config *cfg, bool duplex,
+                       ipcq_conn **a, ipcq_conn **b);
+/* Sends one message to the other end. */
+IPCQ_API int ipcq_send(ipcq_conn *c, const void *msg, size_t len, int64_t timeout_ns);
+/* Receives one message; EOF once the other end is closed everywhere and drained. */
+IPCQ_API int ipcq_recv(ipcq_conn *c, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
+/* OK when a recv would not block. */
+IPCQ_API int ipcq_conn_poll(ipcq_conn *c, int64_t timeout_ns);
+/* Closes this end in this process; safe twice, later calls say CLOSED. */
+IPCQ_API int ipcq_conn_close(ipcq_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IPCQ_H */

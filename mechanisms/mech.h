@@ -1,0 +1,200 @@
+/*
+ * mech.h - the plug-in interface a mechanism implements, and the core
+ * helpers it may call. A mechanism author should need no other file.
+ *
+ * A mechanism is one folder with one .c file whose only exported symbol is
+ * its `const struct ipcq_mech ipcq_mech_<name>`; it is added to the ordered
+ * list in core/registry.c and given a CMake option. The core checks every
+ * argument, role and size before an op is called, turns timeouts into one
+ * absolute deadline, and keeps the error text; an op only moves bytes.
+ *
+ * Errors: an op returns an enum ipcq_status. Before returning anything but
+ * IPCQ_OK, IPCQ_EMPTY, IPCQ_FULL or IPCQ_EOF it records why with
+ * ipcq__fail() or ipcq__sys(), whose message names the call, the object and
+ * what the user can do.
+ */
+#ifndef IPCQ_MECH_H
+#define IPCQ_MECH_H
+
+#include "ipcq.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define IPCQ_MECH_VERSION 1
+
+/*
+ * A deadline is an absolute CLOCK_MONOTONIC time in nanoseconds.
+ * IPCQ__NOW (0) has always passed: try once, never sleep.
+ * IPCQ__NEVER waits until done.
+ */
+typedef int64_t ipcq_deadline;
+#define IPCQ__NOW ((ipcq_deadline)0)
+#define IPCQ__NEVER ((ipcq_deadline)INT64_MAX)
+
+struct ipcq_mech {
+	unsigned version;        /* IPCQ_MECH_VERSION */
+	const char *name;        /* short, lower case, unique: "pipe" */
+	const char *summary;     /* one line for `ipcbench list` */
+	unsigned caps;           /* IPCQ_CAP_* it really keeps; the battery holds it to them */
+	size_t state_size;       /* bytes of per-handle state; the core allocates them zeroed */
+	size_t default_capacity; /* used when cfg->capacity is 0; 0 only without IPCQ_CAP_BOUNDED */
+	size_t default_max_msg;  /* used when cfg->max_msg is 0 */
+
+	/*
+	 * Creates the queue in st (zeroed) from cfg, whose zero fields already
+	 * hold the defaults. Does not block. On failure returns the status with
+	 * the reason recorded, and leaves st so that close(st) is safe.
+	 * A system limit that refuses cfg gives IPCQ_LIMIT naming the limit and
+	 * how to raise it; never clamp silently.
+	 */
+	int (*open)(void *st, const ipcq_config *cfg);
+
+	/*
+	 * Queues one message (0 <= len <= max_msg, checked by the core; msg is
+	 * non-NULL when len > 0). Blocks until dl at most while there is no room.
+	 * Returns OK once any consumer can get it, FULL at the deadline, BROKEN
+	 * when no consumer is left (never raising SIGPIPE), PEERDEAD when a
+	 * dead peer left the queue unusable. On anything but OK nothing was queued.
+	 */
+	int (*put)(void *st, const void *msg, size_t len, ipcq_deadline dl);
+
+	/*
+	 * Takes the oldest message into buf (cap bytes) and sets *len. Blocks
+	 * until dl at most while the queue is empty and producers remain.
+	 * EMPTY at the deadline; EOF when every producer is gone (released,
+	 * closed or dead) and nothing is queued; TOOBIG when cap is too small,
+	 * with *len set to the size needed and the message still queued.
+	 */
+	int (*get)(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl);
+
+	/*
+	 * Waits until dl at most for a get to have something to say: OK when a
+	 * message is ready, EOF when it would say EOF, EMPTY at the deadline.
+	 * Consumes nothing.
+	 */
+	int (*poll)(void *st, ipcq_deadline dl);
+
+	/* Optional (NULL: IPCQ_UNSUPPORTED). Approximate count of queued messages. */
+	int (*qsize)(void *st, size_t *n);
+
+	/*
+	 * This process gives up roles (IPCQ_PRODUCER and/or IPCQ_CONSUMER; the
+	 * core passes only roles still held). When the last producer anywhere is
+	 * gone consumers see EOF after draining; when the last consumer is gone
+	 * puts say BROKEN. A process that dies must count as having released.
+	 */
+	int (*release)(void *st, unsigned roles);
+
+	/* Frees what open made in this process. Never fails; safe after a failed open. */
+	void (*close)(void *st);
+
+	/*
+	 * Optional, for IPCQ_CAP_DUPLEX: makes a and b (both zeroed) the two
+	 * ends of one two-way connection: put on a is got on b and the reverse.
+	 * Same failure rule as open; close() is called on both after a failure.
+	 */
+	int (*pair)(void *a, void *b, const ipcq_config *cfg);
+};
+
+/* --- Errors -------------------------------------------------------------- */
+
+/* Records status with a message for the current call and returns status. */
+int ipcq__fail(int status, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Records "<what>: <strerror(err)>" with the status errno maps to, and returns it. */
+int ipcq__sys(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The status an errno value stands for: the one errno table. */
+int ipcq__status_of_errno(int err);
+
+/* --- Time and waiting ---------------------------------------------------- */
+
+/* CLOCK_MONOTONIC now, in nanoseconds. */
+int64_t ipcq__now_ns(void);
+/* The deadline a relative timeout gives (0 -> IPCQ__NOW, negative -> IPCQ__NEVER). */
+ipcq_deadline ipcq__deadline(int64_t timeout_ns);
+/* Nanoseconds left before dl: 0 once passed, -1 for IPCQ__NEVER. */
+int64_t ipcq__remaining_ns(ipcq_deadline dl);
+/*
+ * poll(2) until dl, retried across EINTR on the same deadline.
+ * Returns the number of ready fds (> 0), 0 at the deadline, or -1 with errno.
+ */
+int ipcq__poll(struct pollfd *fds, nfds_t n, ipcq_deadline dl);
+
+/* --- Process-shared memory and locks ------------------------------------- */
+
+/* Zeroed MAP_SHARED anonymous memory that survives fork(); NULL with errno. */
+void *ipcq__shm_alloc(size_t size);
+/* Unmaps what ipcq__shm_alloc gave. */
+void ipcq__shm_free(void *p, size_t size);
+
+/*
+ * A robust, process-shared mutex. Lock returns OK, FULL at the deadline
+ * (callers turn it into their own timeout status), or PEERDEAD when the
+ * previous holder died: the lock is then held and already made consistent,
+ * and the caller decides whether what it protects is still whole.
+ */
+int ipcq__plock_init(pthread_mutex_t *m);
+int ipcq__plock_lock(pthread_mutex_t *m, ipcq_deadline dl);
+void ipcq__plock_unlock(pthread_mutex_t *m);
+/* Non-blocking: OK (now held), FULL (held by a live owner) or PEERDEAD as above. */
+int ipcq__plock_try(pthread_mutex_t *m);
+
+/* --- Lifelines: who still holds a role, peer death included ---------------- */
+
+/*
+ * Two pipes whose write ends are held by the processes holding each role.
+ * The kernel closes a dead process's descriptors, so "no holder left" is
+ * exact even after SIGKILL, and it can be waited for with poll(): the read
+ * end reports POLLHUP once the last holder is gone.
+ */
+struct ipcq__life {
+	int prod[2]; /* prod[1] held by producers */
+	int cons[2]; /* cons[1] held by consumers */
+};
+/* Creates both lifelines; this process holds both roles. */
+int ipcq__life_open(struct ipcq__life *l);
+/* Drops this process's hold on roles. */
+void ipcq__life_release(struct ipcq__life *l, unsigned roles);
+/* Closes everything; safe on a zeroed or failed struct. */
+void ipcq__life_close(struct ipcq__life *l);
+/* True when no process holds role any more (one non-blocking poll). */
+bool ipcq__life_gone(const struct ipcq__life *l, unsigned role);
+/* The fd that shows POLLHUP once role is gone everywhere, for a caller's poll set. */
+int ipcq__life_fd(const struct ipcq__life *l, unsigned role);
+
+/* --- Framed byte streams (pipe, socketpair) -------------------------------- */
+
+/*
+ * A message queue over a byte-stream descriptor pair: 4-byte length-prefixed
+ * frames, a shared read-ahead buffer and robust reader/writer locks in shared
+ * memory, so many processes and threads may put and get at once, frames of any
+ * size never interleave, and TOOBIG leaves the message queued for every
+ * consumer. EOF and BROKEN come from the descriptors themselves.
+ */
+struct ipcq__fdq_dir;
+struct ipcq__fdq_map;
+struct ipcq__fdq {
+	int rfd, wfd;               /* -1 once released or absent; equal for a duplex end */
+	bool is_socket;             /* send(MSG_NOSIGNAL) instead of write() */
+	unsigned roles;             /* roles this process still holds on this end */
+	size_t max_msg;
+	struct ipcq__fdq_dir *rx;   /* shared state of the direction this end reads */
+	struct ipcq__fdq_dir *tx;   /* ... and of the one it writes */
+	struct ipcq__fdq_map *map;  /* this process's reference to the shared mapping */
+};
+/* Takes over rfd/wfd (either may be -1) and sets up shared state; on failure closes them. */
+int ipcq__fdq_open(struct ipcq__fdq *q, int rfd, int wfd, bool is_socket, size_t max_msg);
+/* Two ends of one duplex connection over a connected socket pair (fa, fb); on failure closes them. */
+int ipcq__fdq_pair(struct ipcq__fdq *a, struct ipcq__fdq *b, int fa, int fb, size_t max_msg);
+/* The ops of a byte-stream mechanism: st is its struct ipcq__fdq. Put them straight in the vtable. */
+int ipcq__fdq_put(void *st, const void *msg, size_t len, ipcq_deadline dl);
+int ipcq__fdq_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl);
+int ipcq__fdq_poll(void *st, ipcq_deadline dl);
+int ipcq__fdq_qsize(void *st, size_t *n);
+int ipcq__fdq_release(void *st, unsigned roles);
+void ipcq__fdq_close(void *st);
+
+#endif /* IPCQ_MECH_H */
