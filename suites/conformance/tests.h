@@ -1,0 +1,101 @@
+/*
+ * tests.h - the battery as data: one X-macro row per test, giving its name
+ * (the function is t_<name>), the capabilities it needs, an availability
+ * probe (or NULL) and a one-line summary. tests.c turns the rows into the
+ * table the runner registers against every mechanism.
+ */
+#ifndef IPCQ_CONFORMANCE_TESTS_H
+#define IPCQ_CONFORMANCE_TESTS_H
+
+#include "check.h"
+
+/* Short for the rows below. */
+#define CT_PROC IPCQ_CAP_PROCESS
+#define CT_TESTS(X)                                                                                          \
+	/* registry, statuses, configuration, arguments */                                                  \
+	X(registry_consistent, 0, NULL, "find/at/count/name/caps agree; names unique")                      \
+	X(strstatus_names_every_status, 0, NULL, "ipcq_strstatus names every status, and no bad value")      \
+	X(config_defaults, 0, NULL, "ipcq_get_config reports the mechanism's defaults")                     \
+	X(config_explicit_honoured, 0, NULL, "capacity and max_msg asked are the ones in force")             \
+	X(big_config_honoured_or_limit, 0, NULL, "a large config is given exactly or refused as LIMIT")      \
+	X(inval_bad_args, 0, NULL, "NULL handles/buffers, bad roles and flags give INVAL, queue unharmed")   \
+	X(errmsg_after_failure, 0, NULL, "ipcq_errmsg explains INVAL, TOOBIG, CLOSED and a failed open")    \
+	/* bytes and boundaries */                                                                          \
+	X(round_trip, 0, NULL, "one message out and back, nothing written past it")                         \
+	X(bytes_all_256_values, 0, NULL, "every byte value, and frame-header look-alikes, pass unchanged")  \
+	X(fifo_order, 0, NULL, "1000 messages of varied size arrive in order")                               \
+	X(no_merge_no_split, 0, NULL, "sizes 1..8192 around PIPE_BUF keep their boundaries")                 \
+	X(zerolen_round_trip, IPCQ_CAP_ZEROLEN, NULL, "zero-length messages are messages")                  \
+	X(zerolen_not_eof, IPCQ_CAP_ZEROLEN | IPCQ_CAP_EOF, NULL, "a zero-length message never reads as EOF") \
+	X(max_msg_exact, 0, NULL, "exactly max_msg passes; max_msg+1 is TOOBIG")                             \
+	X(put_toobig_nothing_queued, 0, NULL, "put beyond max_msg is TOOBIG and queues nothing")             \
+	X(get_toobig_keeps_message, 0, NULL, "get into a small buffer: TOOBIG, *len = size, message kept")   \
+	X(toobig_leaves_message_for_other_process, CT_PROC, NULL, "a TOOBIG in one process leaves it for another") \
+	X(max_msg_default_size, 0, NULL, "a message of the default max_msg passes with a reader")            \
+	X(huge_16mib_plus_1, IPCQ_CAP_HUGE, NULL, "two 16 MiB+1 messages with a concurrent reader")          \
+	X(huge_toobig_then_whole, IPCQ_CAP_HUGE, NULL, "TOOBIG while a 16 MiB+1 message is being written")   \
+	X(qsize_quiescent, IPCQ_CAP_QSIZE, NULL, "qsize/empty/full are exact when nothing moves")             \
+	X(qsize_across_processes, IPCQ_CAP_QSIZE | CT_PROC, NULL, "qsize counts what another process put")         \
+	X(capacity_exact, IPCQ_CAP_BOUNDED, NULL, "capacity 4 holds exactly 4 messages, capacity 1 one")     \
+	/* waiting */                                                                                       \
+	X(nowait_get_empty, 0, NULL, "NOWAIT get/poll on empty: EMPTY at once; a put is visible at once")   \
+	X(nowait_put_full_then_room, 0, NULL, "NOWAIT puts until FULL; one get makes room for one")          \
+	X(timed_get_empty, 0, NULL, "timed get: never early, late by at most max(50 ms, 25%)")              \
+	X(timed_put_full, 0, NULL, "timed put on a full queue: never early, not late")                      \
+	X(timed_poll_empty, 0, NULL, "timed poll: never early, not late")                                    \
+	X(negative_timeout_waits, 0, NULL, "any negative timeout waits until done")                          \
+	X(get_blocks_until_put, 0, NULL, "a get sleeps (/proc state S) until a put")                         \
+	X(put_blocks_until_room, 0, NULL, "a put on a full queue sleeps until a get")                        \
+	X(poll_ready_nonconsuming, 0, NULL, "poll says OK with a message ready and never consumes")         \
+	X(poll_wakes_on_put, 0, NULL, "a sleeping poll wakes on a put")                                      \
+	X(poll_ok_means_get_succeeds, IPCQ_CAP_HUGE, NULL, "poll says OK only once a 16 MiB put is whole: then a NOWAIT get has it") \
+	X(signals_get_timeout_sigalrm, 0, NULL, "SIGALRM every 2 ms (no SA_RESTART): get/poll timeouts hold") \
+	X(signals_get_timeout_sigusr1_restart, 0, NULL, "SIGUSR1 every 2 ms (SA_RESTART): timeouts hold")    \
+	X(signals_get_no_data_loss, 0, NULL, "signals during blocking gets lose and reorder nothing")        \
+	X(signals_put_timeout, 0, NULL, "signals during a timed put on a full queue: timeout holds")         \
+	X(signals_put_no_data_loss, 0, NULL, "signals during blocking puts lose and reorder nothing")        \
+	X(signals_huge_put_no_tear, IPCQ_CAP_HUGE, NULL, "3 MiB puts interrupted by signals stay whole")    \
+	X(ops_leave_signal_state_alone, 0, NULL, "calls leave the signal mask and SIGPIPE as they were")    \
+	/* many producers and consumers, fork */                                                            \
+	X(mpmc_4x4, IPCQ_CAP_MPMC, NULL, "4 producers x 4 consumers x 2000: no loss, duplicate or reorder")  \
+	X(mpmc_4x4_until_eof, IPCQ_CAP_MPMC | IPCQ_CAP_EOF, NULL, "4 x 4 ended by EOF: every consumer ends") \
+	X(threads_share_one_handle, IPCQ_CAP_MPMC, NULL, "2+2 threads on one handle: every message once")   \
+	X(fork_with_pending_items, CT_PROC, NULL, "a child gets what the parent put before fork")                  \
+	X(close_in_child_keeps_queue, CT_PROC, NULL, "a child's close leaves the parent's queue whole")             \
+	/* EOF */                                                                                           \
+	X(eof_after_drain, IPCQ_CAP_EOF, NULL, "release(PRODUCER): messages drain, then EOF, and it stays")  \
+	X(eof_after_drain_child, IPCQ_CAP_EOF | CT_PROC, NULL, "a child puts 50 and releases: 50 then EOF")       \
+	X(eof_producer_exit_counts, IPCQ_CAP_EOF | CT_PROC, NULL, "a producer exiting without release is gone")    \
+	X(eof_waits_for_every_producer, IPCQ_CAP_EOF | CT_PROC, NULL, "one of two producers released: EMPTY, not EOF") \
+	X(last_release_wakes_all, IPCQ_CAP_EOF, NULL, "the last release wakes 3 sleeping consumers with EOF") \
+	X(producer_sigkill_eof, IPCQ_CAP_EOF | CT_PROC, NULL, "producer SIGKILLed: a blocked consumer gets EOF")  \
+	/* BROKEN and CLOSED */                                                                             \
+	X(put_no_consumer_broken, IPCQ_CAP_EOF, NULL, "no consumer left: put is BROKEN, no SIGPIPE death")  \
+	X(put_dead_consumer_broken_sigdfl, IPCQ_CAP_EOF | CT_PROC, NULL, "consumer SIGKILLed under a blocked put: BROKEN, SIGPIPE at SIG_DFL kept") \
+	X(put_dead_consumer_broken_handler, IPCQ_CAP_EOF | CT_PROC, NULL, "the same with a user SIGPIPE handler, kept as set") \
+	X(use_after_close_closed, 0, NULL, "every call after close, second close included, says CLOSED")     \
+	X(put_after_release_producer_closed, 0, NULL, "put after release(PRODUCER) is CLOSED; get still works") \
+	X(get_after_release_consumer_closed, 0, NULL, "get/poll after release(CONSUMER) are CLOSED")         \
+	/* pipes */                                                                                         \
+	X(pipe_oneway_baddir, 0, NULL, "one-way pipe: send on a / recv on b are BADDIR")                     \
+	X(pipe_duplex_both_ways, 0, NULL, "duplex pipe: both directions at once, no crossing")              \
+	X(pipe_duplex_across_fork, CT_PROC | IPCQ_CAP_EOF, NULL, "duplex pipe: 200 echoes with a child, EOF ends it") \
+	X(pipe_recv_eof_after_close, IPCQ_CAP_EOF, NULL, "recv drains then says EOF once the other end closed") \
+	X(pipe_recv_eof_in_child, CT_PROC | IPCQ_CAP_EOF, NULL, "the same with the receiver in a child")          \
+	X(pipe_send_to_closed_end_broken, IPCQ_CAP_EOF, NULL, "send towards a closed end is BROKEN")        \
+	X(conn_use_after_close_closed, 0, NULL, "send/recv/poll/close on a closed end say CLOSED")           \
+	/* resources */                                                                                     \
+	X(fd_count_stable_queues, 0, NULL, "1000 queue open/close cycles leave no descriptor")              \
+	X(fd_count_stable_pipes, 0, NULL, "1000 pipe open/close cycles leave no descriptor")                \
+	X(fd_count_stable_failed_opens, 0, NULL, "failed opens leave no descriptor")                        \
+	X(no_leaked_names_after_close, CT_PROC, t_names_listable, "no /dev/shm or mqueue name left after close")   \
+	X(no_leaked_names_after_sigkill, CT_PROC, t_names_listable, "none left after the creator is SIGKILLed")
+
+#define CT_DECLARE(name, caps, avail, summary) void t_##name(const struct ct_ctx *c);
+CT_TESTS(CT_DECLARE)
+#undef CT_DECLARE
+
+/* Availability probe: /dev/shm and the mqueue names can be listed. */
+bool t_names_listable(char *why, size_t cap);
+
+#endif /* IPCQ_CONFORMANCE_TESTS_H */
