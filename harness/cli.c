@@ -1,0 +1,378 @@
+/*
+ * cli.c - `ipcbench` subcommands: list, topology, run, conformance,
+ * report and compare (later issues), help and version.
+ *
+ * Sections: help texts; list; topology; conformance; run; main.
+ */
+#include "cli.h"
+#include "runner.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef IPCB_VERSION
+#define IPCB_VERSION "unknown"
+#endif
+
+static const char usage_main[] =
+	"usage: ipcbench <command> [options]\n"
+	"\n"
+	"Benchmarks and checks inter-process communication mechanisms on this machine.\n"
+	"\n"
+	"commands:\n"
+	"  list [mechanisms|workloads|placements|suites]   what can be measured\n"
+	"  topology                     this machine and the CPUs each placement uses\n"
+	"  run [options]                run a benchmark suite (default: quick)\n"
+	"  conformance [--mechanism L]  the conformance battery (ipcq-conformance)\n"
+	"  report DIR                   charts and report.md (not implemented yet)\n"
+	"  compare BASE.json NEW.json   regression check (not implemented yet)\n"
+	"  --version                    print the version\n"
+	"\n"
+	"`ipcbench <command> --help` explains each command.\n";
+
+static const char usage_list[] =
+	"usage: ipcbench list [mechanisms|workloads|placements|suites]\n"
+	"\n"
+	"  mechanisms   registered mechanisms and their capabilities\n"
+	"  workloads    what each workload measures\n"
+	"  placements   placement names and what they mean\n"
+	"  suites       the built-in suites, what each runs and how many benchmarks\n"
+	"Without an argument, lists all four.\n";
+
+static const char usage_topology[] =
+	"usage: ipcbench topology [--synthetic DESC]\n"
+	"\n"
+	"Prints the machine as hwloc sees it (packages, NUMA nodes, L3s, cores, PUs,\n"
+	"caches) and the two CPUs each placement resolves to, or why it is absent.\n"
+	"  --synthetic DESC   a hwloc synthetic topology instead of this machine,\n"
+	"                     e.g. \"pack:2 numa:2 l3:2 core:4 pu:2\"\n";
+
+static const char usage_run[] =
+	"usage: ipcbench run [--suite quick|full|ci|FILE] [--mechanism L] [--workload L]\n"
+	"                    [--mode L] [--placement L] [--size L] [--out DIR]\n"
+	"                    [--repetitions N] [--benchmark_* ...]\n"
+	"\n"
+	"Runs a suite and writes DIR/<UTC time>/results.json (Google Benchmark's JSON,\n"
+	"the environment in its context), results.csv, and DIR/latest -> that folder.\n"
+	"A summary table goes to stdout; a progress line to stderr when it is a terminal.\n"
+	"\n"
+	"  --suite S        built-in suite (quick, full, ci: see `ipcbench list suites`)\n"
+	"                   or a path to your own .suite file; default quick\n"
+	"  --mechanism L    only these mechanisms (comma-separated; `ipcbench list mechanisms`)\n"
+	"  --workload L     only these workloads: pingpong, stream, limit, limit/c2c, ...\n"
+	"  --mode L         process, thread\n"
+	"  --placement L    same-pu, smt, cross-core, cross-l3, cross-numa, cross-package, os\n"
+	"  --size L         message sizes: 8, 64, 4K (=4KiB), 1M (=1MiB)\n"
+	"  --out DIR        results root (default ./results)\n"
+	"  --repetitions N  repeat each benchmark N times (mean, median, stddev, cv rows)\n"
+	"  --benchmark_*    Google Benchmark's own flags, e.g. --benchmark_filter=REGEX,\n"
+	"                   --benchmark_min_time=0.2, --benchmark_enable_random_interleaving=true,\n"
+	"                   --benchmark_format=console|json|csv (then its table is printed too),\n"
+	"                   --benchmark_out=FILE\n"
+	"Filters intersect with the suite: a size the suite lacks selects nothing.\n"
+	"Mechanism and mode filters leave the limit rows in (they have neither);\n"
+	"--workload pingpong,stream drops them.\n"
+	"\n"
+	"Benchmark names: <workload>/<mechanism>/<mode>/<placement>/size:<bytes>, with\n"
+	"/pairs:NxM for stream with N producers and M consumers; limit/c2c/<placement>,\n"
+	"limit/memcpy/size:<bytes>, limit/ring/<placement>/size:64.\n";
+
+static const char usage_conformance[] =
+	"usage: ipcbench conformance [--mechanism L] [--test S] [--list]\n"
+	"\n"
+	"Runs the conformance battery (the ipcq-conformance program built next to\n"
+	"ipcbench) against the given mechanisms (default: all). Exit status 0 when\n"
+	"every test ran passed, 1 when one failed.\n";
+
+static bool is_help(const char *a)
+{
+	return !strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help");
+}
+
+/* --- list --------------------------------------------------------------------- */
+
+static void list_mechanisms(void)
+{
+	printf("mechanisms:\n");
+	for (size_t i = 0; i < ipcq_mech_count(); i++) {
+		const ipcq_mech *m = ipcq_mech_at(i);
+		char caps[512];
+		ipcq_caps_format(ipcq_mech_caps(m), caps, sizeof caps);
+		printf("  %-12s %s\n  %-12s caps: %s\n", ipcq_mech_name(m), ipcq_mech_summary(m), "", caps);
+	}
+}
+
+static void list_workloads(void)
+{
+	printf("workloads:\n");
+	for (size_t i = 0; i < ipcb_workload_count(); i++) {
+		const struct ipcb_workload *w = ipcb_workload_at(i);
+		printf("  %-10s %s\n", w->name, w->summary);
+	}
+}
+
+static void list_placements(void)
+{
+	printf("placements (CPUs on this machine: `ipcbench topology`):\n");
+	for (int p = 0; p < IPCB_PLACE_COUNT; p++)
+		printf("  %-14s %s\n", ipcb_placement_name(p), ipcb_placement_summary(p));
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	if (argc > 2 || (argc == 2 && is_help(argv[1]))) {
+		fputs(usage_list, argc == 2 ? stdout : stderr);
+		return argc == 2 ? 0 : 2;
+	}
+	const char *what = argc == 2 ? argv[1] : NULL;
+	if (!what) {
+		list_mechanisms();
+		printf("\n");
+		list_workloads();
+		printf("\n");
+		list_placements();
+		printf("\nsuites:\n");
+		return ipcb_list_suites(stdout);
+	}
+	if (!strcmp(what, "mechanisms"))
+		list_mechanisms();
+	else if (!strcmp(what, "workloads"))
+		list_workloads();
+	else if (!strcmp(what, "placements"))
+		list_placements();
+	else if (!strcmp(what, "suites"))
+		return ipcb_list_suites(stdout);
+	else {
+		fprintf(stderr, "ipcbench list: unknown list '%s': valid lists are mechanisms, workloads, placements, suites\n",
+		        what);
+		return 2;
+	}
+	return 0;
+}
+
+/* --- topology --------------------------------------------------------------------- */
+
+static int cmd_topology(int argc, char **argv)
+{
+	const char *synthetic = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(usage_topology, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--synthetic") && i + 1 < argc) {
+			synthetic = argv[++i];
+		} else if (!strncmp(argv[i], "--synthetic=", 12)) {
+			synthetic = argv[i] + 12;
+		} else {
+			fprintf(stderr, "ipcbench topology: unknown argument '%s'\n%s", argv[i], usage_topology);
+			return 2;
+		}
+	}
+	hwloc_topology_t topo;
+	char err[512];
+	if (ipcb_topo_open(&topo, synthetic, err, sizeof err) != 0) {
+		fprintf(stderr, "ipcbench topology: %s\n", err);
+		return synthetic ? 2 : 1;
+	}
+	ipcb_topo_print(topo, stdout);
+	ipcb_topo_close(topo);
+	return 0;
+}
+
+/* --- conformance -------------------------------------------------------------------- */
+
+static int find_conformance(char *path, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return -1;
+	*slash = 0;
+	static const char *const rel[] = { "ipcq-conformance", "../suites/conformance/ipcq-conformance" };
+	for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+		snprintf(path, len, "%s/%s", self, rel[i]);
+		if (access(path, X_OK) == 0)
+			return 0;
+	}
+	snprintf(path, len, "%s/ipcq-conformance or %s/../suites/conformance/ipcq-conformance", self, self);
+	return -1;
+}
+
+static int cmd_conformance(int argc, char **argv)
+{
+	char err[600];
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(usage_conformance, stdout);
+			return 0;
+		}
+		const char *list = NULL;
+		if (!strcmp(argv[i], "--mechanism") && i + 1 < argc)
+			list = argv[++i];
+		else if (!strncmp(argv[i], "--mechanism=", 12))
+			list = argv[i] + 12;
+		else if (!strcmp(argv[i], "--test") && i + 1 < argc)
+			i++;
+		else if (strncmp(argv[i], "--test=", 7) && strcmp(argv[i], "--list")) {
+			fprintf(stderr, "ipcbench conformance: unknown argument '%s'\n%s", argv[i], usage_conformance);
+			return 2;
+		}
+		uint64_t mask;
+		if (list && ipcb_parse_mechs(list, &mask, err, sizeof err) != 0) {
+			fprintf(stderr, "ipcbench conformance: %s\n", err);
+			return 2;
+		}
+	}
+	char path[2 * PATH_MAX + 64];
+	if (find_conformance(path, sizeof path) != 0) {
+		fprintf(stderr,
+		        "ipcbench conformance: the conformance battery is not built: no %s.\n"
+		        "Build it with `cmake --build <build dir>` (target ipcq-conformance), or run `ci/test`.\n",
+		        path);
+		return 1;
+	}
+	fflush(NULL);
+	argv[0] = path;
+	execv(path, argv);
+	fprintf(stderr, "ipcbench conformance: execv %s: %s\n", path, strerror(errno));
+	return 1;
+}
+
+/* --- run ------------------------------------------------------------------------- */
+
+/* Takes "--opt VALUE" or "--opt=VALUE"; advances *i. */
+static const char *opt_value(int argc, char **argv, int *i, const char *opt)
+{
+	size_t n = strlen(opt);
+	if (!strncmp(argv[*i], opt, n) && argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (!strcmp(argv[*i], opt)) {
+		if (*i + 1 >= argc)
+			return "";
+		return argv[++*i];
+	}
+	return NULL;
+}
+
+static int cmd_run(int argc, char **argv, char *prog)
+{
+	struct ipcb_run_opts o = { 0 };
+	char err[1200];
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(usage_run, stdout);
+			return 0;
+		}
+		/* Flags the user typed beat the suite's per-benchmark settings. */
+		if (!strncmp(argv[i], "--benchmark_format", 18))
+			o.gb_display = true;
+		if (!strncmp(argv[i], "--benchmark_min_time", 20))
+			o.gb_min_time = true;
+		if (!strncmp(argv[i], "--benchmark_repetitions", 23))
+			o.gb_repetitions = true;
+	}
+	argv[0] = prog; /* Google Benchmark records it as the "executable" */
+	if (ipcb_gb_init(&argc, argv) != 0)
+		return 2;
+	struct ipcb_filter *f = &o.filter;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		int rc = 0;
+		if ((v = opt_value(argc, argv, &i, "--suite")))
+			o.suite = v;
+		else if ((v = opt_value(argc, argv, &i, "--mechanism")))
+			rc = ipcb_parse_mechs(v, &f->mechs, err, sizeof err), f->have_mechs = true;
+		else if ((v = opt_value(argc, argv, &i, "--workload")))
+			rc = ipcb_parse_workloads(v, f, err, sizeof err);
+		else if ((v = opt_value(argc, argv, &i, "--mode")))
+			rc = ipcb_parse_modes(v, &f->modes, err, sizeof err), f->have_modes = true;
+		else if ((v = opt_value(argc, argv, &i, "--placement")))
+			rc = ipcb_parse_places(v, &f->places, err, sizeof err), f->have_places = true;
+		else if ((v = opt_value(argc, argv, &i, "--size")))
+			rc = ipcb_parse_sizes(v, f->sizes, &f->nsizes, err, sizeof err), f->have_sizes = true;
+		else if ((v = opt_value(argc, argv, &i, "--out")))
+			o.out_root = v;
+		else if ((v = opt_value(argc, argv, &i, "--repetitions"))) {
+			char *end;
+			long n = strtol(v, &end, 10);
+			if (!*v || *end || n < 1 || n > 1000) {
+				snprintf(err, sizeof err, "--repetitions '%s': give a whole number from 1 to 1000", v);
+				rc = -1;
+			}
+			o.repetitions = (int)n;
+		} else {
+			fprintf(stderr, "ipcbench run: unknown argument '%s' (see ipcbench run --help)\n", argv[i]);
+			return 2;
+		}
+		if (rc == 0 && v && !*v) {
+			snprintf(err, sizeof err, "%s needs a value", argv[i]);
+			rc = -1;
+		}
+		if (rc != 0) {
+			fprintf(stderr, "ipcbench run: %s\n", err);
+			return 2;
+		}
+	}
+	if (o.out_root && !*o.out_root) {
+		fprintf(stderr, "ipcbench run: --out needs a folder\n");
+		return 2;
+	}
+	int rc = ipcb_run(&o);
+	ipcb_gb_shutdown();
+	return rc;
+}
+
+/* --- main ----------------------------------------------------------------------- */
+
+static int not_yet(int argc, char **argv, const char *what, int issue)
+{
+	for (int i = 1; i < argc; i++)
+		if (is_help(argv[i])) {
+			printf("ipcbench %s: not implemented yet: see issue %d\n", what, issue);
+			return 0;
+		}
+	fprintf(stderr, "ipcbench %s: not implemented yet: see issue %d\n", what, issue);
+	return 2;
+}
+
+int ipcb_cli_main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	char *prog = argv[0];
+	argc--;
+	argv++;
+	if (is_help(cmd)) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		printf("ipcbench %s\n", IPCB_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "list"))
+		return cmd_list(argc, argv);
+	if (!strcmp(cmd, "topology"))
+		return cmd_topology(argc, argv);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc, argv, prog);
+	if (!strcmp(cmd, "conformance"))
+		return cmd_conformance(argc, argv);
+	if (!strcmp(cmd, "report"))
+		return not_yet(argc, argv, "report", 6);
+	if (!strcmp(cmd, "compare"))
+		return not_yet(argc, argv, "compare", 7);
+	fprintf(stderr, "ipcbench: unknown command '%s'\n%s", cmd, usage_main);
+	return 2;
+}

@@ -1,0 +1,90 @@
+/*
+ * suite.h - benchmark suites as data, and the value lists shared with the
+ * command line.
+ *
+ * A suite file holds one benchmark family per line:
+ *
+ *   # first comment line: what the suite is for (shown by `ipcbench list suites`)
+ *   pingpong  mechanisms=all  modes=process,thread  placements=cross-core,same-pu  sizes=64,4K
+ *   stream    mechanisms=all  modes=process  placements=cross-core  sizes=64,1M  pairs=1x1,2x2
+ *   limit     rows=c2c,ring,memcpy  placements=cross-core  sizes=64,4K
+ *
+ * The first word names a workload; the rest are key=value with
+ * comma-separated values. Keys and their defaults:
+ *   mechanisms=all        registered mechanism names, or all
+ *   modes=process,thread  process and/or thread
+ *   placements=cross-core same-pu smt cross-core cross-l3 cross-numa cross-package os
+ *   sizes=64              bytes: 8, 4K (=4KiB = 4096), 1M (=1MiB); 8 B .. 16 MiB
+ *   pairs=1x1             stream only: producers x consumers
+ *   rows=c2c,memcpy,ring  limit only
+ *   min_time=SECONDS      per benchmark, instead of Google Benchmark's 0.5 s
+ *   repetitions=N         per benchmark
+ * '#' starts a comment anywhere on a line.
+ */
+#ifndef IPCB_SUITE_H
+#define IPCB_SUITE_H
+
+#include "workload.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPCB_MAX_SIZES 32
+#define IPCB_MAX_PAIRS 8
+#define IPCB_SIZE_MIN 8u
+#define IPCB_SIZE_MAX (16u << 20)
+
+struct ipcb_pairs {
+	unsigned producers, consumers;
+};
+
+/* One line of a suite, or the command line's filters. */
+struct ipcb_suite_line {
+	unsigned lineno;
+	const struct ipcb_workload *wl;
+	uint64_t mechs;     /* bit i: ipcq_mech_at(i) */
+	unsigned modes;     /* IPCB_MODE_* */
+	unsigned places;    /* bit p: enum ipcb_place */
+	unsigned rows;      /* bit r: enum ipcb_limit_row */
+	size_t sizes[IPCB_MAX_SIZES];
+	unsigned nsizes;
+	struct ipcb_pairs pairs[IPCB_MAX_PAIRS];
+	unsigned npairs;
+	double min_time;    /* 0: default */
+	int repetitions;    /* 0: default */
+};
+
+struct ipcb_suite {
+	char name[64];        /* "quick", or the file's name */
+	char path[512];
+	char about[256];      /* its first comment line */
+	struct ipcb_suite_line *lines;
+	size_t nlines;
+};
+
+/* Parses suite text; origin names it in messages. 0, or -1 with err ("quick.suite:3: ..."). */
+int ipcb_suite_parse(const char *text, const char *origin, struct ipcb_suite *s, char *err, size_t errlen);
+/* Loads a built-in suite by name (quick, full, ci) or a file by path. 0 or -1 with err. */
+int ipcb_suite_load(const char *name_or_path, struct ipcb_suite *s, char *err, size_t errlen);
+/* Frees what parse/load allocated. */
+void ipcb_suite_free(struct ipcb_suite *s);
+/* The folder holding the built-in suites. */
+const char *ipcb_suite_dir(void);
+/* Names of the built-in suites found in ipcb_suite_dir(), sorted; returns how many (at most max). */
+size_t ipcb_suite_builtin(char names[][64], size_t max);
+
+/* Value parsers shared by suite files and the command line: each takes a
+ * comma-separated list, returns 0, or -1 with err listing the valid values. */
+int ipcb_parse_size(const char *s, size_t *out, char *err, size_t errlen);
+int ipcb_parse_sizes(const char *list, size_t *sizes, unsigned *n, char *err, size_t errlen);
+int ipcb_parse_mechs(const char *list, uint64_t *mask, char *err, size_t errlen);
+int ipcb_parse_modes(const char *list, unsigned *mask, char *err, size_t errlen);
+int ipcb_parse_places(const char *list, unsigned *mask, char *err, size_t errlen);
+int ipcb_parse_rows(const char *list, unsigned *mask, char *err, size_t errlen);
+int ipcb_parse_pairs(const char *list, struct ipcb_pairs *pairs, unsigned *n, char *err, size_t errlen);
+
+/* 4096 -> "4K", 1048576 -> "1M", 100 -> "100". */
+const char *ipcb_size_str(size_t n, char *buf, size_t len);
+
+#endif

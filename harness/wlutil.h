@@ -1,0 +1,34 @@
+/*
+ * wlutil.h - what every workload needs around its loop: pinning the
+ * benchmark thread (and putting it back), failing a benchmark with a
+ * formatted message, and the timer cost measured once per run.
+ */
+#ifndef IPCB_WLUTIL_H
+#define IPCB_WLUTIL_H
+
+#include "workload.h"
+
+#include <sched.h>
+#include <stdbool.h>
+
+/* The benchmark thread's CPU set before a workload pinned it. */
+struct ipcb_pin {
+	cpu_set_t saved;
+	bool have_saved;
+};
+
+/* Pins the calling thread to cpu (-1: leaves it alone). 0, or -1 with err. */
+int ipcb_pin_self(struct ipcb_pin *pin, hwloc_topology_t topo, int cpu, char *err, size_t errlen);
+/* Puts the calling thread's CPU set back as it was before ipcb_pin_self. */
+void ipcb_unpin_self(struct ipcb_pin *pin);
+
+/* ipcb_gb_skip_with_error with a printf-style message (first call wins). */
+void ipcb_fail(ipcb_gb_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Cost of one CLOCK_MONOTONIC read in ns, measured on first use and kept. */
+double ipcb_timer_cost(void);
+
+/* "IPCQ_LIMIT: <message>" for the last failure on handle, in buf. */
+const char *ipcb_status_text(int status, const void *handle, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * workload.h - what the runner hands a workload, and the workload table.
+ *
+ * A case is one benchmark row: a workload over one mechanism, mode,
+ * placement (already resolved to CPUs) and size. Every workload has the
+ * same signature, runs inside a Google Benchmark function, and reports a
+ * failure with ipcb_gb_skip_with_error() naming the cause; it never exits
+ * the process and never leaves a child or thread behind.
+ */
+#ifndef IPCB_WORKLOAD_H
+#define IPCB_WORKLOAD_H
+
+#include "gbench.h"
+#include "ipcq.h"
+#include "placement.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define IPCB_MODE_PROCESS 1u
+#define IPCB_MODE_THREAD 2u
+
+/* Limit rows (workload "limit"). */
+enum ipcb_limit_row { IPCB_LIMIT_C2C = 0, IPCB_LIMIT_MEMCPY, IPCB_LIMIT_RING, IPCB_LIMIT_COUNT };
+
+/* Most producers or consumers a stream case may have. */
+#define IPCB_MAX_PEERS 16
+
+struct ipcb_workload;
+
+struct ipcb_case {
+	const struct ipcb_workload *wl;
+	const ipcq_mech *mech;    /* NULL for limit rows */
+	int row;                  /* enum ipcb_limit_row for limit rows, else -1 */
+	unsigned mode;            /* IPCB_MODE_*; 0 for limit rows */
+	enum ipcb_place place;
+	int cpu_a, cpu_b;         /* PU OS indexes; -1 = unpinned */
+	size_t size;              /* message size in bytes */
+	unsigned producers, consumers; /* stream: N->M (1x1 otherwise) */
+	double min_time;          /* > 0: the suite line's min_time */
+	int repetitions;          /* > 0: the suite line's repetitions */
+	hwloc_topology_t topo;    /* for binding */
+	size_t index, total;      /* position in the run, for the progress line */
+	char name[192];
+};
+
+struct ipcb_workload {
+	const char *name;
+	const char *summary;
+	/* Runs the case; manual_time etc. come from opts. */
+	void (*run)(ipcb_gb_state *st, const struct ipcb_case *c);
+	struct ipcb_gb_opts opts;
+};
+
+extern const struct ipcb_workload ipcb_workload_pingpong;
+extern const struct ipcb_workload ipcb_workload_stream;
+extern const struct ipcb_workload ipcb_workload_limit;
+
+/* Number of workloads, and the i-th in the table (NULL past the end). */
+size_t ipcb_workload_count(void);
+const struct ipcb_workload *ipcb_workload_at(size_t i);
+/* The workload called name, or NULL. */
+const struct ipcb_workload *ipcb_workload_find(const char *name);
+
+/* Name of limit row r ("c2c"), or NULL. */
+const char *ipcb_limit_row_name(int r);
+/* Limit row called name, or -1. */
+int ipcb_limit_row_from_name(const char *name);
+
+/* The progress hook the runner installs: called when a case starts running. */
+void ipcb_case_started(const struct ipcb_case *c);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * pingpong.c - round-trip latency between two endpoints over two queues.
+ *
+ * The benchmark thread (pinned to CPU A) sends message seq on "ping" and
+ * waits for it back on "pong"; the echo side (a child process or a thread,
+ * pinned to CPU B) gets, echoes, then checks what it got - after echoing,
+ * so the check is off the measured path; the benchmark thread checks the
+ * echo outside its timestamps. Each round trip is one iteration with its
+ * own time (manual time) and one histogram sample.
+ *
+ * Two queues rather than ipcq_pipe so that every mechanism runs the same
+ * code; in process mode each side releases the roles it does not use, so a
+ * dying echo process turns into IPCQ_EOF (mechanisms with IPCQ_CAP_EOF) or
+ * a dead pidfd (the others), never a hang.
+ */
+#include "hist.h"
+#include "payload.h"
+#include "peer.h"
+#include "stats.h"
+#include "wlutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STOP_SEQ UINT64_MAX
+#define SLICE_NS 100000000LL       /* how often a waiting side looks at its peer */
+#define WARMUP_MIN_ROUNDS 10
+#define WARMUP_MIN_NS 5000000LL    /* wake-up paths, caches and page faults settle */
+#define END_TIMEOUT_NS 5000000000LL
+
+struct pp {
+	const struct ipcb_case *c;
+	bool thread;
+	ipcq *ping, *pong;
+	struct ipcb_report *report; /* shared memory */
+	struct ipcb_peer peer;
+	struct ipcb_hist hist;
+	void *sbuf, *rbuf;
+};
+
+static int echo_main(void *arg)
+{
+	struct pp *x = arg;
+	size_t size = x->c->size;
+	char why[300];
+
+	if (!x->thread) {
+		ipcq_release(x->ping, IPCQ_PRODUCER);
+		ipcq_release(x->pong, IPCQ_CONSUMER);
+	}
+	void *buf = malloc(size);
+	if (!buf) {
+		ipcb_report_fail(x->report, "echo side: malloc(%zu) failed", size);
+		return 1;
+	}
+	int rc = 1;
+	for (uint64_t expect = 0;; expect++) {
+		size_t len = 0;
+		int st = ipcq_get(x->ping, buf, size, &len, IPCQ_FOREVER);
+		if (st == IPCQ_EOF) {
+			rc = 0; /* the benchmark side is gone: it ended this run */
+			break;
+		}
+		if (st != IPCQ_OK) {
+			ipcb_report_fail(x->report, "echo side: ipcq_get(ping) of message %llu: %s",
+			                 (unsigned long long)expect, ipcb_status_text(st, x->ping, why, sizeof why));
+			break;
+		}
+		uint64_t seq = len >= 8 ? ipcb_payload_seq(buf) : 0;
+		if (seq == STOP_SEQ) {
+			rc = 0;
+			break;
+		}
+		st = ipcq_put(x->pong, buf, len, IPCQ_FOREVER);
+		if (st != IPCQ_OK) {
+			ipcb_report_fail(x->report, "echo side: ipcq_put(pong) of message %llu: %s",
+			                 (unsigned long long)expect, ipcb_status_text(st, x->pong, why, sizeof why));
+			break;
+		}
+		if (len != size) {
+			ipcb_report_fail(x->report, "echo side: message %llu is %zu bytes, sent %zu",
+			                 (unsigned long long)expect, len, size);
+			break;
+		}
+		long off = ipcb_payload_check(buf, len, expect);
+		if (off >= 0) {
+			ipcb_report_fail(x->report,
+			                 "echo side: message %llu has a wrong byte at offset %ld (carries seq %llu)",
+			                 (unsigned long long)expect, off, (unsigned long long)seq);
+			break;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+/* Why the peer stopped answering, for an error row. */
+static void peer_cause(struct pp *x, char *buf, size_t len)
+{
+	char how[128];
+	if (ipcb_report_failed(x->report))
+		snprintf(buf, len, "%s", x->report->msg);
+	else if (ipcb_peer_ended(&x->peer, how, sizeof how))
+		snprintf(buf, len, "the echo %s ended: %s", x->thread ? "thread" : "process", how);
+	else
+		buf[0] = 0;
+}
+
+/* Gets the echo, watching the peer while waiting. */
+static int get_echo(struct pp *x, size_t *len, char *err, size_t errlen)
+{
+	bool forever = !x->thread && (ipcq_mech_caps(x->c->mech) & IPCQ_CAP_EOF);
+	for (;;) {
+		int st = ipcq_get(x->pong, x->rbuf, x->c->size, len, forever ? IPCQ_FOREVER : SLICE_NS);
+		if (st == IPCQ_OK)
+			return 0;
+		char cause[450], t[300];
+		if (st == IPCQ_EMPTY) {
+			peer_cause(x, cause, sizeof cause);
+			if (!cause[0])
+				continue;
+			snprintf(err, errlen, "%s", cause);
+			return -1;
+		}
+		/* EOF here means the echo side died or gave up: say why if we can. */
+		for (int i = 0; i < 50 && st == IPCQ_EOF; i++) {
+			peer_cause(x, cause, sizeof cause);
+			if (cause[0])
+				break;
+			struct timespec ts = { 0, 2000000 };
+			nanosleep(&ts, NULL);
+		}
+		peer_cause(x, cause, sizeof cause);
+		snprintf(err, errlen, "ipcq_get(pong): %s%s%s", ipcb_status_text(st, x->pong, t, sizeof t),
+		         cause[0] ? "; " : "", cause);
+		return -1;
+	}
+}
+
+/* One round trip of message seq; *ns gets its time. */
+static int round_trip(struct pp *x, uint64_t seq, uint64_t *ns, char *err, size_t errlen)
+{
+	size_t size = x->c->size, len = 0;
+	char t[300];
+	ipcb_payload_stamp(x->sbuf, size, seq);
+	uint64_t t0 = ipcb_now_ns();
+	int st;
+	/* A thread cannot turn into BROKEN by dying: look at it while waiting. */
+	while ((st = ipcq_put(x->ping, x->sbuf, size, x->thread ? SLICE_NS : IPCQ_FOREVER)) == IPCQ_FULL &&
+	       !ipcb_report_failed(x->report) && !atomic_load(&x->peer.done))
+		;
+	if (st != IPCQ_OK) {
+		char cause[450];
+		peer_cause(x, cause, sizeof cause);
+		snprintf(err, errlen, "round trip %llu: ipcq_put(ping): %s%s%s", (unsigned long long)seq,
+		         ipcb_status_text(st, x->ping, t, sizeof t), cause[0] ? "; " : "", cause);
+		return -1;
+	}
+	char e[512];
+	if (get_echo(x, &len, e, sizeof e) != 0) {
+		snprintf(err, errlen, "round trip %llu: %s", (unsigned long long)seq, e);
+		return -1;
+	}
+	*ns = ipcb_now_ns() - t0;
+	if (len != size) {
+		snprintf(err, errlen, "round trip %llu: echo is %zu bytes, sent %zu", (unsigned long long)seq, len, size);
+		return -1;
+	}
+	long off = ipcb_payload_check(x->rbuf, len, seq);
+	if (off >= 0) {
+		snprintf(err, errlen, "round trip %llu: echo has a wrong byte at offset %ld", (unsigned long long)seq, off);
+		return -1;
+	}
+	return 0;
+}
+
+/* Ends the echo side: a stop message, then a bounded wait; kill on trouble. */
+static int stop_echo(struct pp *x, bool failed, char *err, size_t errlen)
+{
+	char why[300];
+	if (!x->peer.running)
+		return 0;
+	if (!failed || x->thread) {
+		ipcb_payload_stamp(x->sbuf, x->c->size, STOP_SEQ);
+		ipcq_put(x->ping, x->sbuf, x->c->size, 1000000000LL);
+	}
+	if (failed && !x->thread) {
+		ipcb_peer_kill(&x->peer);
+		return 0;
+	}
+	int r = ipcb_peer_wait(&x->peer, END_TIMEOUT_NS, why, sizeof why);
+	if (r == 0)
+		return 0;
+	if (r < 0 && !ipcb_peer_kill(&x->peer)) {
+		snprintf(err, errlen, "the echo thread did not stop (%s); it is abandoned", why);
+		return -2;
+	}
+	if (ipcb_report_failed(x->report))
+		snprintf(err, errlen, "%s", x->report->msg);
+	else
+		snprintf(err, errlen, "the echo %s ended: %s", x->thread ? "thread" : "process", why);
+	return -1;
+}
+
+static void pingpong_run(ipcb_gb_state *st, const struct ipcb_case *c)
+{
+	char err[600], t[300];
+	struct ipcb_pin pin;
+	struct pp *x = calloc(1, sizeof *x);
+	if (!x) {
+		ipcb_fail(st, "pingpong: out of memory");
+		return;
+	}
+	x->c = c;
+	x->thread = c->mode == IPCB_MODE_THREAD;
+	x->sbuf = malloc(c->size);
+	x->rbuf = malloc(c->size);
+	x->report = ipcb_shared_alloc(sizeof *x->report, err, sizeof err);
+	bool leak = false;
+	ipcb_pin_self(&pin, c->topo, -1, err, sizeof err);
+	if (!x->sbuf || !x->rbuf || !x->report) {
+		ipcb_fail(st, "pingpong: allocating buffers of %zu bytes failed", c->size);
+		goto out;
+	}
+	ipcb_payload_init(x->sbuf, c->size);
+
+	ipcq_config cfg = { .max_msg = c->size };
+	int s = ipcq_open(c->mech, &cfg, &x->ping);
+	if (s == IPCQ_OK)
+		s = ipcq_open(c->mech, &cfg, &x->pong);
+	if (s != IPCQ_OK) {
+		ipcb_fail(st, "ipcq_open(%s, max_msg=%zu): %s", ipcq_mech_name(c->mech), c->size,
+		          ipcb_status_text(s, NULL, t, sizeof t));
+		/* The handle is NULL on failure: the message is the thread's last one. */
+		goto out;
+	}
+	if (ipcb_pin_self(&pin, c->topo, c->cpu_a, err, sizeof err) != 0) {
+		ipcb_fail(st, "pingpong: %s", err);
+		goto out;
+	}
+	if (ipcb_peer_start(&x->peer, x->thread, c->topo, c->cpu_b, ipcq_mech_name(c->mech), echo_main, x,
+	                    x->report, err, sizeof err) != 0) {
+		ipcb_fail(st, "pingpong: starting the echo side: %s", err);
+		goto out;
+	}
+	if (!x->thread) {
+		ipcq_release(x->ping, IPCQ_CONSUMER);
+		ipcq_release(x->pong, IPCQ_PRODUCER);
+	}
+
+	uint64_t seq = 0, ns = 0, start = ipcb_now_ns();
+	bool failed = false;
+	while (seq < WARMUP_MIN_ROUNDS || ipcb_now_ns() - start < WARMUP_MIN_NS) {
+		if (round_trip(x, seq++, &ns, err, sizeof err) != 0) {
+			ipcb_fail(st, "warm-up %s", err);
+			failed = true;
+			break;
+		}
+	}
+	ipcb_hist_reset(&x->hist);
+	while (!failed && ipcb_gb_keep_running(st)) {
+		if (round_trip(x, seq++, &ns, err, sizeof err) != 0) {
+			ipcb_fail(st, "%s", err);
+			failed = true;
+			break;
+		}
+		ipcb_hist_record(&x->hist, ns);
+		ipcb_gb_set_iteration_time(st, (double)ns * 1e-9);
+	}
+	int r = stop_echo(x, failed, err, sizeof err);
+	if (r != 0 && !failed)
+		ipcb_fail(st, "after %llu round trips: %s", (unsigned long long)seq, err);
+	leak = r == -2;
+	if (!failed && r == 0 && ipcb_hist_count(&x->hist) > 0) {
+		static const struct { const char *name; double q; } pct[] = {
+			{ "rtt_p50_ns", 0.5 }, { "rtt_p90_ns", 0.9 }, { "rtt_p99_ns", 0.99 }, { "rtt_p999_ns", 0.999 },
+		};
+		for (size_t i = 0; i < sizeof pct / sizeof pct[0]; i++)
+			ipcb_gb_counter(st, pct[i].name, (double)ipcb_hist_percentile(&x->hist, pct[i].q),
+			                IPCB_GB_COUNTER_DEFAULT);
+		ipcb_gb_counter(st, "rtt_max_ns", (double)ipcb_hist_max(&x->hist), IPCB_GB_COUNTER_DEFAULT);
+		ipcb_gb_counter(st, "rtt_mean_ns", ipcb_hist_mean(&x->hist), IPCB_GB_COUNTER_DEFAULT);
+		ipcb_gb_counter(st, "timer_cost_ns", ipcb_timer_cost(), IPCB_GB_COUNTER_DEFAULT);
+	}
+out:
+	if (x->peer.running)
+		leak = stop_echo(x, true, err, sizeof err) == -2 || leak;
+	ipcb_unpin_self(&pin);
+	if (leak)
+		return; /* a thread may still use x, its queues and buffers */
+	if (x->ping)
+		ipcq_close(x->ping);
+	if (x->pong)
+		ipcq_close(x->pong);
+	ipcb_shared_free(x->report, sizeof *x->report);
+	free(x->sbuf);
+	free(x->rbuf);
+	free(x);
+}
+
+const struct ipcb_workload ipcb_workload_pingpong = {
+	.name = "pingpong",
+	.summary = "round-trip latency between two endpoints (histogram: p50..p99.9, max, mean)",
+	.run = pingpong_run,
+	.opts = { .manual_time = true },
+};

@@ -1,0 +1,459 @@
+/*
+ * stream.c - throughput from N producers to M consumers over one queue.
+ *
+ * Producers (pinned to CPU A) and consumers (pinned to CPU B) are child
+ * processes or threads; the benchmark thread only conducts. One iteration
+ * is one batch: the conductor gives every producer a quota through its own
+ * "go" pipe, and the consumer that takes the batch's last message writes to
+ * the "done" pipe, so a batch's time includes its whole drain. The quota is
+ * sized during warm-up so that a batch lasts ~10 ms, which keeps the two
+ * wake-ups per batch under ~1% of it.
+ *
+ * Every message is checked (payload.h); each consumer also checks that the
+ * messages of each producer arrive in order, and at the end the counts and
+ * sums of sequence numbers seen per producer must equal what was sent: a
+ * lost or duplicated message fails the benchmark.
+ *
+ * Sections: producer and consumer bodies; the conductor (batch, stop_all,
+ * check_totals); stream_run.
+ */
+#include "payload.h"
+#include "peer.h"
+#include "stats.h"
+#include "wlutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STOP_SEQ UINT64_MAX
+#define PROD_SHIFT 48
+#define SLICE_NS 100000000LL
+#define STALL_NS 10000000000LL  /* a batch with no progress this long is a hang */
+#define BATCH_NS 10000000.0     /* wanted batch length */
+#define MAX_QUOTA (1u << 22)
+#define END_TIMEOUT_NS 5000000000LL
+
+struct ctl {
+	struct ipcb_report report;
+	atomic_int stop;
+	atomic_int abort;               /* thread mode: give up waiting */
+	uint64_t quota;                 /* set before "go" */
+	atomic_uint_fast64_t received;  /* this batch, every consumer */
+	uint64_t target;
+	uint64_t count[IPCB_MAX_PEERS][IPCB_MAX_PEERS]; /* [consumer][producer] seen */
+	uint64_t sum[IPCB_MAX_PEERS][IPCB_MAX_PEERS];
+};
+
+struct sx;
+struct endpoint {
+	struct sx *x;
+	unsigned id;
+};
+
+struct sx {
+	const struct ipcb_case *c;
+	bool thread;
+	ipcq *q;
+	struct ctl *ctl; /* shared memory */
+	int go[IPCB_MAX_PEERS][2];
+	int done[2];
+	struct endpoint ep_prod[IPCB_MAX_PEERS], ep_cons[IPCB_MAX_PEERS];
+	struct ipcb_peer prod[IPCB_MAX_PEERS], cons[IPCB_MAX_PEERS];
+	uint64_t given; /* messages each producer was told to send so far */
+};
+
+static int64_t slice(const struct sx *x)
+{
+	return x->thread ? SLICE_NS : IPCQ_FOREVER;
+}
+
+static int producer_main(void *arg)
+{
+	struct endpoint *e = arg;
+	struct sx *x = e->x;
+	size_t size = x->c->size;
+	char t[300];
+	if (!x->thread)
+		ipcq_release(x->q, IPCQ_CONSUMER);
+	void *buf = malloc(size);
+	if (!buf) {
+		ipcb_report_fail(&x->ctl->report, "producer %u: malloc(%zu) failed", e->id, size);
+		return 1;
+	}
+	ipcb_payload_init(buf, size);
+	uint64_t n = 0;
+	int rc = 1;
+	for (;;) {
+		char b;
+		ssize_t r = read(x->go[e->id][0], &b, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != 1 || atomic_load(&x->ctl->stop)) {
+			rc = 0;
+			break;
+		}
+		uint64_t quota = x->ctl->quota;
+		for (uint64_t k = 0; k < quota; k++, n++) {
+			ipcb_payload_stamp(buf, size, ((uint64_t)e->id << PROD_SHIFT) | n);
+			int st;
+			while ((st = ipcq_put(x->q, buf, size, slice(x))) == IPCQ_FULL && !atomic_load(&x->ctl->abort))
+				;
+			if (st != IPCQ_OK) {
+				ipcb_report_fail(&x->ctl->report, "producer %u: ipcq_put of message %llu: %s", e->id,
+				                 (unsigned long long)n, ipcb_status_text(st, x->q, t, sizeof t));
+				goto out;
+			}
+		}
+	}
+out:
+	free(buf);
+	return rc;
+}
+
+static int consumer_main(void *arg)
+{
+	struct endpoint *e = arg;
+	struct sx *x = e->x;
+	struct ctl *ctl = x->ctl;
+	size_t size = x->c->size;
+	unsigned np = x->c->producers;
+	uint64_t last[IPCB_MAX_PEERS];
+	bool seen[IPCB_MAX_PEERS] = { false };
+	char t[300];
+	if (!x->thread)
+		ipcq_release(x->q, IPCQ_PRODUCER);
+	void *buf = malloc(size);
+	if (!buf) {
+		ipcb_report_fail(&ctl->report, "consumer %u: malloc(%zu) failed", e->id, size);
+		return 1;
+	}
+	int rc = 1;
+	for (uint64_t got = 0;; got++) {
+		size_t len = 0;
+		int st;
+		while ((st = ipcq_get(x->q, buf, size, &len, slice(x))) == IPCQ_EMPTY && !atomic_load(&ctl->abort))
+			;
+		if (st != IPCQ_OK) {
+			ipcb_report_fail(&ctl->report, "consumer %u: ipcq_get after %llu messages: %s", e->id,
+			                 (unsigned long long)got, ipcb_status_text(st, x->q, t, sizeof t));
+			break;
+		}
+		if (len != size) {
+			ipcb_report_fail(&ctl->report, "consumer %u: message %llu is %zu bytes, sent %zu", e->id,
+			                 (unsigned long long)got, len, size);
+			break;
+		}
+		uint64_t seq = ipcb_payload_seq(buf);
+		if (seq == STOP_SEQ) {
+			rc = 0;
+			break;
+		}
+		unsigned p = (unsigned)(seq >> PROD_SHIFT);
+		uint64_t n = seq & ((1ull << PROD_SHIFT) - 1);
+		if (p >= np) {
+			ipcb_report_fail(&ctl->report, "consumer %u: message %llu names producer %u of %u (bytes 0..7 wrong)",
+			                 e->id, (unsigned long long)got, p, np);
+			break;
+		}
+		long off = ipcb_payload_check(buf, len, seq);
+		if (off >= 0) {
+			ipcb_report_fail(&ctl->report,
+			                 "consumer %u: message %llu of producer %u has a wrong byte at offset %ld", e->id,
+			                 (unsigned long long)n, p, off);
+			break;
+		}
+		if (seen[p] && n <= last[p]) {
+			ipcb_report_fail(&ctl->report,
+			                 "consumer %u: producer %u's message %llu came after its message %llu (order broken)",
+			                 e->id, p, (unsigned long long)n, (unsigned long long)last[p]);
+			break;
+		}
+		seen[p] = true;
+		last[p] = n;
+		ctl->count[e->id][p]++;
+		ctl->sum[e->id][p] += n;
+		if (atomic_fetch_add(&ctl->received, 1) + 1 == ctl->target) {
+			ssize_t w;
+			do
+				w = write(x->done[1], "d", 1);
+			while (w < 0 && errno == EINTR);
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+/* The first peer that has ended, described; false if all run. */
+static bool any_ended(struct sx *x, char *why, size_t len)
+{
+	char how[128];
+	for (unsigned i = 0; i < x->c->producers; i++)
+		if (ipcb_peer_ended(&x->prod[i], how, sizeof how)) {
+			snprintf(why, len, "producer %u ended: %s", i, how);
+			return true;
+		}
+	for (unsigned i = 0; i < x->c->consumers; i++)
+		if (ipcb_peer_ended(&x->cons[i], how, sizeof how)) {
+			snprintf(why, len, "consumer %u ended: %s", i, how);
+			return true;
+		}
+	return false;
+}
+
+/* One batch of quota messages per producer; *ns gets its time. */
+static int batch(struct sx *x, uint64_t quota, uint64_t *ns, char *err, size_t errlen)
+{
+	struct ctl *ctl = x->ctl;
+	unsigned np = x->c->producers;
+	atomic_store(&ctl->received, 0);
+	ctl->target = quota * np;
+	ctl->quota = quota;
+	uint64_t t0 = ipcb_now_ns();
+	for (unsigned i = 0; i < np; i++)
+		if (write(x->go[i][1], "g", 1) != 1) {
+			snprintf(err, errlen, "write(go pipe of producer %u): %s", i, strerror(errno));
+			return -1;
+		}
+	x->given += quota;
+	uint64_t last_seen = 0, last_change = t0;
+	for (;;) {
+		struct pollfd pfd = { .fd = x->done[0], .events = POLLIN };
+		int r = poll(&pfd, 1, (int)(SLICE_NS / 1000000));
+		if (r > 0) {
+			char b;
+			if (read(x->done[0], &b, 1) == 1)
+				break;
+		}
+		char why[200];
+		if (ipcb_report_failed(&ctl->report)) {
+			snprintf(err, errlen, "%s", ctl->report.msg);
+			return -1;
+		}
+		if (any_ended(x, why, sizeof why)) {
+			snprintf(err, errlen, "%s", why);
+			return -1;
+		}
+		uint64_t now = ipcb_now_ns(), got = atomic_load(&ctl->received);
+		if (got != last_seen) {
+			last_seen = got;
+			last_change = now;
+		} else if (now - last_change > (uint64_t)STALL_NS) {
+			snprintf(err, errlen, "no progress for %.0f s: %llu of %llu messages of the batch arrived",
+			         STALL_NS / 1e9, (unsigned long long)got, (unsigned long long)ctl->target);
+			return -1;
+		}
+	}
+	*ns = ipcb_now_ns() - t0;
+	return 0;
+}
+
+/* Stops every endpoint; returns 0, or -1 (err) / -2 (a thread is stuck: leak). */
+static int stop_all(struct sx *x, bool failed, char *err, size_t errlen)
+{
+	struct ctl *ctl = x->ctl;
+	const struct ipcb_case *c = x->c;
+	char why[200];
+	int rc = 0;
+	if (failed && !x->thread) {
+		for (unsigned i = 0; i < c->producers; i++)
+			ipcb_peer_kill(&x->prod[i]);
+		for (unsigned i = 0; i < c->consumers; i++)
+			ipcb_peer_kill(&x->cons[i]);
+		return 0;
+	}
+	if (failed)
+		atomic_store(&ctl->abort, 1);
+	atomic_store(&ctl->stop, 1);
+	for (unsigned i = 0; i < c->producers; i++)
+		if (x->prod[i].running && write(x->go[i][1], "s", 1) != 1)
+			rc = -1;
+	for (unsigned i = 0; i < c->producers; i++) {
+		int r = ipcb_peer_wait(&x->prod[i], END_TIMEOUT_NS, why, sizeof why);
+		if (r != 0 && rc == 0) {
+			snprintf(err, errlen, "producer %u at the end: %s", i, why);
+			rc = -1;
+		}
+		if (r < 0 && !ipcb_peer_kill(&x->prod[i]))
+			rc = -2;
+	}
+	void *stop = malloc(c->size);
+	if (stop) {
+		ipcb_payload_init(stop, c->size);
+		ipcb_payload_stamp(stop, c->size, STOP_SEQ);
+		for (unsigned i = 0; i < c->consumers; i++)
+			if (x->cons[i].running)
+				ipcq_put(x->q, stop, c->size, 1000000000LL);
+		free(stop);
+	}
+	for (unsigned i = 0; i < c->consumers; i++) {
+		int r = ipcb_peer_wait(&x->cons[i], END_TIMEOUT_NS, why, sizeof why);
+		if (r != 0 && rc == 0) {
+			snprintf(err, errlen, "consumer %u at the end: %s", i, why);
+			rc = -1;
+		}
+		if (r < 0 && !ipcb_peer_kill(&x->cons[i]))
+			rc = -2;
+	}
+	if (rc == -1 && ipcb_report_failed(&ctl->report))
+		snprintf(err, errlen, "%s", ctl->report.msg);
+	return rc;
+}
+
+/* Every message sent was seen exactly once: counts and sums per producer. */
+static int check_totals(struct sx *x, char *err, size_t errlen)
+{
+	const struct ipcb_case *c = x->c;
+	for (unsigned p = 0; p < c->producers; p++) {
+		uint64_t n = 0, s = 0;
+		for (unsigned k = 0; k < c->consumers; k++) {
+			n += x->ctl->count[k][p];
+			s += x->ctl->sum[k][p];
+		}
+		uint64_t want = x->given;
+		if (n != want || s != (want ? want * (want - 1) / 2 : 0)) {
+			snprintf(err, errlen,
+			         "producer %u sent %llu messages; consumers saw %llu (sum of sequence numbers %llu, "
+			         "expected %llu): messages were lost or duplicated",
+			         p, (unsigned long long)want, (unsigned long long)n, (unsigned long long)s,
+			         (unsigned long long)(want ? want * (want - 1) / 2 : 0));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void stream_run(ipcb_gb_state *st, const struct ipcb_case *c)
+{
+	char err[600], t[300];
+	struct sx *x = calloc(1, sizeof *x);
+	if (!x) {
+		ipcb_fail(st, "stream: out of memory");
+		return;
+	}
+	x->c = c;
+	x->thread = c->mode == IPCB_MODE_THREAD;
+	x->done[0] = x->done[1] = -1;
+	for (unsigned i = 0; i < IPCB_MAX_PEERS; i++)
+		x->go[i][0] = x->go[i][1] = -1;
+	bool failed = true, leak = false;
+	unsigned started_p = 0, started_c = 0;
+
+	x->ctl = ipcb_shared_alloc(sizeof *x->ctl, err, sizeof err);
+	if (!x->ctl) {
+		ipcb_fail(st, "stream: %s", err);
+		goto out;
+	}
+	if ((c->producers > 1 || c->consumers > 1) && !(ipcq_mech_caps(c->mech) & IPCQ_CAP_MPMC)) {
+		ipcb_fail(st, "%s lacks IPCQ_CAP_MPMC: %ux%u needs several producers or consumers on one queue",
+		          ipcq_mech_name(c->mech), c->producers, c->consumers);
+		goto out;
+	}
+	ipcq_config cfg = { .max_msg = c->size };
+	int s = ipcq_open(c->mech, &cfg, &x->q);
+	if (s != IPCQ_OK) {
+		ipcb_fail(st, "ipcq_open(%s, max_msg=%zu): %s", ipcq_mech_name(c->mech), c->size,
+		          ipcb_status_text(s, NULL, t, sizeof t));
+		goto out;
+	}
+	if (pipe2(x->done, O_CLOEXEC) != 0) {
+		ipcb_fail(st, "stream: pipe2: %s", strerror(errno));
+		goto out;
+	}
+	for (unsigned i = 0; i < c->producers; i++)
+		if (pipe2(x->go[i], O_CLOEXEC) != 0) {
+			ipcb_fail(st, "stream: pipe2: %s", strerror(errno));
+			goto out;
+		}
+	const char *mech = ipcq_mech_name(c->mech);
+	for (; started_c < c->consumers; started_c++) {
+		x->ep_cons[started_c] = (struct endpoint){ x, started_c };
+		if (ipcb_peer_start(&x->cons[started_c], x->thread, c->topo, c->cpu_b, mech, consumer_main,
+		                    &x->ep_cons[started_c], &x->ctl->report, err, sizeof err) != 0) {
+			ipcb_fail(st, "stream: starting consumer %u: %s", started_c, err);
+			goto out;
+		}
+	}
+	for (; started_p < c->producers; started_p++) {
+		x->ep_prod[started_p] = (struct endpoint){ x, started_p };
+		if (ipcb_peer_start(&x->prod[started_p], x->thread, c->topo, c->cpu_a, mech, producer_main,
+		                    &x->ep_prod[started_p], &x->ctl->report, err, sizeof err) != 0) {
+			ipcb_fail(st, "stream: starting producer %u: %s", started_p, err);
+			goto out;
+		}
+	}
+
+	/* Warm-up doubles as calibration: grow the quota until a batch is long
+	 * enough to time, then size it for BATCH_NS. */
+	uint64_t quota = 4, ns = 0;
+	for (;;) {
+		if (batch(x, quota, &ns, err, sizeof err) != 0) {
+			ipcb_fail(st, "warm-up: %s", err);
+			goto out;
+		}
+		if (ns >= 2000000 || quota >= MAX_QUOTA)
+			break;
+		quota *= 4;
+	}
+	double want = (double)quota * BATCH_NS / (double)(ns ? ns : 1);
+	quota = want < 1 ? 1 : want > MAX_QUOTA ? MAX_QUOTA : (uint64_t)want;
+	if (batch(x, quota, &ns, err, sizeof err) != 0) {
+		ipcb_fail(st, "warm-up: %s", err);
+		goto out;
+	}
+
+	failed = false;
+	while (ipcb_gb_keep_running(st)) {
+		if (batch(x, quota, &ns, err, sizeof err) != 0) {
+			ipcb_fail(st, "%s", err);
+			failed = true;
+			break;
+		}
+		ipcb_gb_set_iteration_time(st, (double)ns * 1e-9);
+	}
+	int r = stop_all(x, failed, err, sizeof err);
+	leak = r == -2;
+	if (r != 0 && !failed) {
+		ipcb_fail(st, "%s", err);
+		failed = true;
+	}
+	if (!failed && check_totals(x, err, sizeof err) != 0) {
+		ipcb_fail(st, "%s", err);
+		failed = true;
+	}
+	if (!failed) {
+		int64_t items = ipcb_gb_iterations(st) * (int64_t)quota * (int64_t)c->producers;
+		ipcb_gb_set_items_processed(st, items);
+		ipcb_gb_set_bytes_processed(st, items * (int64_t)c->size);
+		ipcb_gb_counter(st, "batch_msgs", (double)quota * c->producers, IPCB_GB_COUNTER_DEFAULT);
+	}
+	failed = true; /* peers are stopped; nothing left for out: to stop */
+	started_p = started_c = 0;
+out:
+	if (started_p || started_c)
+		leak = stop_all(x, failed, err, sizeof err) == -2 || leak;
+	if (leak)
+		return; /* a stuck thread may still use x and the queue */
+	if (x->q)
+		ipcq_close(x->q);
+	for (unsigned i = 0; i < IPCB_MAX_PEERS; i++)
+		for (int k = 0; k < 2; k++)
+			if (x->go[i][k] >= 0)
+				close(x->go[i][k]);
+	for (int k = 0; k < 2; k++)
+		if (x->done[k] >= 0)
+			close(x->done[k]);
+	ipcb_shared_free(x->ctl, sizeof *x->ctl);
+	free(x);
+}
+
+const struct ipcb_workload ipcb_workload_stream = {
+	.name = "stream",
+	.summary = "throughput from N producers to M consumers (items_per_second, bytes_per_second)",
+	.run = stream_run,
+	.opts = { .manual_time = true },
+};
