@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,21 +119,54 @@ static int lock_dir(struct ipcq__fdq_dir *d, pthread_mutex_t *m, int *busy, ipcq
 /* --- Writing frames ----------------------------------------------------- */
 
 /*
- * One non-blocking write that never raises SIGPIPE and leaves the signal's
- * disposition alone: sockets say MSG_NOSIGNAL; for pipes the signal is
- * blocked in this thread for the call and a SIGPIPE it caused is taken back.
+ * The descriptors stay blocking, so a call that may wait forever costs one
+ * read() or write(), as a plain pipe user's does; a call with a deadline
+ * asks for this one transfer not to wait (MSG_DONTWAIT, RWF_NOWAIT) and
+ * waits in poll(). A kernel without RWF_NOWAIT for pipes gets O_NONBLOCK
+ * instead, which every caller copes with: EAGAIN always leads to poll().
  */
-static ssize_t write_nosig(struct ipcq__fdq *q, struct iovec *iov, int iovcnt)
+static ssize_t pipe_nowait(struct ipcq__fdq *q, int fd, struct iovec *iov, int iovcnt, bool out)
+{
+	if (!q->nonblock) {
+		ssize_t n = out ? pwritev2(fd, iov, iovcnt, -1, RWF_NOWAIT)
+		                : preadv2(fd, iov, iovcnt, -1, RWF_NOWAIT);
+		if (n >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
+			return n;
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return -1;
+		q->nonblock = true;
+	}
+	return out ? writev(fd, iov, iovcnt) : readv(fd, iov, iovcnt);
+}
+
+/* One read into buf: it may block only when wait is set. */
+static ssize_t read_once(struct ipcq__fdq *q, void *buf, size_t len, bool wait)
+{
+	if (q->is_socket)
+		return recv(q->rfd, buf, len, wait ? 0 : MSG_DONTWAIT);
+	if (wait)
+		return read(q->rfd, buf, len);
+	struct iovec v = { buf, len };
+	return pipe_nowait(q, q->rfd, &v, 1, false);
+}
+
+/*
+ * One write that never raises SIGPIPE and leaves the signal's disposition
+ * alone: sockets say MSG_NOSIGNAL; for pipes the signal is blocked in this
+ * thread for the call and a SIGPIPE it caused is taken back.
+ */
+static ssize_t write_once(struct ipcq__fdq *q, struct iovec *iov, int iovcnt, bool wait)
 {
 	if (q->is_socket) {
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
-		return sendmsg(q->wfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		return sendmsg(q->wfd, &mh, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
 	}
 	sigset_t pipe_only, old;
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-	ssize_t n = writev(q->wfd, iov, iovcnt);
+	ssize_t n = wait ? writev(q->wfd, iov, iovcnt) : pipe_nowait(q, q->wfd, iov, iovcnt, true);
 	int e = errno;
 	if (n < 0 && e == EPIPE && !sigismember(&old, SIGPIPE)) {
 		const struct timespec zero = { 0, 0 };
@@ -168,7 +202,8 @@ int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
 	bool started = false;
 
 	while (left > 0) {
-		ssize_t n = write_nosig(q, v, nv);
+		/* Once a frame has begun it must be finished, deadline or not. */
+		ssize_t n = write_once(q, v, nv, started || dl == IPCQ__NEVER);
 		if (n > 0) {
 			left -= (size_t)n;
 			started = true;
@@ -186,7 +221,6 @@ int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
 		}
 		int e = errno;
 		if (n < 0 && e == EAGAIN) {
-			/* Once a frame has begun it must be finished, deadline or not. */
 			st = wait_fd(q->wfd, POLLOUT, started ? IPCQ__NEVER : dl);
 			if (st == IPCQ_OK)
 				continue;
@@ -214,6 +248,7 @@ int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
 /*
  * Reads what the fd has into the read-ahead buffer: OK (got bytes), EMPTY
  * (nothing before dl), EOF (no writer left). Called with rlock held.
+ * A stream socket at EOF also polls readable, so EOF is read, never polled.
  */
 static int fill(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, ipcq_deadline dl)
 {
@@ -224,7 +259,7 @@ static int fill(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, ipcq_deadline dl)
 	}
 	for (;;) {
 		d->rbusy = 1;
-		ssize_t n = read(q->rfd, d->buf + d->tail, sizeof d->buf - d->tail);
+		ssize_t n = read_once(q, d->buf + d->tail, sizeof d->buf - d->tail, dl == IPCQ__NEVER);
 		if (n > 0)
 			d->tail += (size_t)n;
 		d->rbusy = 0;
@@ -236,6 +271,8 @@ static int fill(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, ipcq_deadline dl)
 			continue;
 		if (errno != EAGAIN)
 			return ipcq__sys(errno, "fdq: read");
+		if (dl == IPCQ__NOW)
+			return IPCQ_EMPTY;
 		int st = wait_fd(q->rfd, POLLIN, dl);
 		if (st != IPCQ_OK)
 			return st == IPCQ_FULL ? IPCQ_EMPTY : st;
@@ -280,7 +317,7 @@ static int get_direct(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, unsigned cha
 	d->head = d->tail = 0;
 	d->rbusy = 1; /* a death from here on tears the stream */
 	while (have < need) {
-		ssize_t n = read(q->rfd, out + have, need - have);
+		ssize_t n = read_once(q, out + have, need - have, false);
 		if (n > 0) {
 			have += (size_t)n;
 			continue;
@@ -361,33 +398,53 @@ int ipcq__fdq_get(void *state, void *buf, size_t cap, size_t *len, ipcq_deadline
 	return st;
 }
 
+/* A whole frame is buffered, or one too large for the buffer has begun (get reads it directly). */
+static bool frame_ready(const struct ipcq__fdq_dir *d)
+{
+	size_t have = d->tail - d->head;
+	if (have < FDQ_HDR)
+		return false;
+	uint32_t flen;
+	memcpy(&flen, d->buf + d->head, FDQ_HDR);
+	return have >= FDQ_HDR + flen || FDQ_HDR + (size_t)flen > sizeof d->buf;
+}
+
 int ipcq__fdq_poll(void *state, ipcq_deadline dl)
 {
 	struct ipcq__fdq *q = state;
 	struct ipcq__fdq_dir *d = q->rx;
-	int st = lock_dir(d, &d->rlock, &d->rbusy, dl);
-	if (st != IPCQ_OK)
-		return st == IPCQ_FULL ? IPCQ_EMPTY : st;
-	size_t have = d->tail - d->head;
-	bool ready = false;
-	if (have >= FDQ_HDR) {
-		uint32_t flen;
-		memcpy(&flen, d->buf + d->head, FDQ_HDR);
-		ready = have >= FDQ_HDR + flen || FDQ_HDR + (size_t)flen > sizeof d->buf;
-	}
-	ipcq__plock_unlock(&d->rlock);
-	if (ready)
-		return IPCQ_OK;
+	for (;;) {
+		int st = lock_dir(d, &d->rlock, &d->rbusy, dl);
+		if (st != IPCQ_OK)
+			return st == IPCQ_FULL ? IPCQ_EMPTY : st;
+		size_t have;
+		while (!frame_ready(d) && (st = fill(q, d, IPCQ__NOW)) == IPCQ_OK)
+			;
+		have = d->tail - d->head;
+		if (st == IPCQ_EOF && have) {
+			atomic_store(&d->torn, 1);
+			st = torn_status();
+		}
+		ipcq__plock_unlock(&d->rlock);
+		if (st != IPCQ_EMPTY)
+			return st;
 
-	struct pollfd p = { .fd = q->rfd, .events = POLLIN };
-	int r = ipcq__poll(&p, 1, dl);
-	if (r < 0)
-		return ipcq__sys(errno, "fdq: poll");
-	if (r == 0)
-		return IPCQ_EMPTY;
-	if (p.revents & POLLIN)
-		return IPCQ_OK;
-	return have ? torn_status() : IPCQ_EOF;
+		/* Nothing whole yet: wait for the fd, but never forever on a writer that died mid-frame. */
+		ipcq_deadline until = dl;
+		if (have) {
+			ipcq_deadline slice = ipcq__now_ns() + FDQ_DEATH_CHECK_NS;
+			until = slice < dl ? slice : dl;
+		}
+		st = wait_fd(q->rfd, POLLIN, until);
+		if (st == IPCQ_FULL) {
+			if (!have || ipcq__now_ns() >= dl)
+				return IPCQ_EMPTY;
+			if (writer_died_midframe(d))
+				return torn_status();
+		} else if (st != IPCQ_OK) {
+			return st;
+		}
+	}
 }
 
 int ipcq__fdq_qsize(void *state, size_t *n)
@@ -399,14 +456,6 @@ int ipcq__fdq_qsize(void *state, size_t *n)
 }
 
 /* --- Open, pair, release and close --------------------------------------- */
-
-static int set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return ipcq__sys(errno, "fcntl O_NONBLOCK");
-	return IPCQ_OK;
-}
 
 static void close_fds(int a, int b)
 {
@@ -428,10 +477,6 @@ int ipcq__fdq_open(struct ipcq__fdq *q, int rfd, int wfd, bool is_socket, size_t
 {
 	q->rfd = q->wfd = -1;
 	int st = check_max(max_msg);
-	if (st == IPCQ_OK && rfd >= 0)
-		st = set_nonblock(rfd);
-	if (st == IPCQ_OK && wfd >= 0 && wfd != rfd)
-		st = set_nonblock(wfd);
 	if (st == IPCQ_OK)
 		st = map_new(&q->map, 1, 1);
 	if (st != IPCQ_OK) {
@@ -441,6 +486,7 @@ int ipcq__fdq_open(struct ipcq__fdq *q, int rfd, int wfd, bool is_socket, size_t
 	q->rfd = rfd;
 	q->wfd = wfd;
 	q->is_socket = is_socket;
+	q->nonblock = false;
 	q->roles = IPCQ_PRODUCER | IPCQ_CONSUMER;
 	q->max_msg = max_msg;
 	q->rx = q->tx = &q->map->dirs[0];
@@ -452,10 +498,6 @@ int ipcq__fdq_pair(struct ipcq__fdq *a, struct ipcq__fdq *b, int fa, int fb, siz
 	a->rfd = a->wfd = b->rfd = b->wfd = -1;
 	struct ipcq__fdq_map *m = NULL;
 	int st = check_max(max_msg);
-	if (st == IPCQ_OK)
-		st = set_nonblock(fa);
-	if (st == IPCQ_OK)
-		st = set_nonblock(fb);
 	if (st == IPCQ_OK)
 		st = map_new(&m, 2, 2);
 	if (st != IPCQ_OK) {
