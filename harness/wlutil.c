@@ -5,6 +5,7 @@
 #include "stats.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,4 +53,11 @@ const char *ipcb_status_text(int status, const void *handle, char *buf, size_t l
 	else
 		snprintf(buf, len, "%s", ipcq_strstatus(status));
 	return buf;
+}
+
+ipcq_config ipcb_queue_config(size_t max_msg)
+{
+	struct sigaction sa;
+	bool ignored = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+	return (ipcq_config){ .max_msg = max_msg, .flags = ignored ? IPCQ_SIGPIPE_IGNORED : 0 };
 }

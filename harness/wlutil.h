@@ -28,6 +28,10 @@ void ipcb_fail(ipcb_gb_state *st, const char *fmt, ...) __attribute__((format(pr
 /* Cost of one CLOCK_MONOTONIC read in ns, measured on first use and kept. */
 double ipcb_timer_cost(void);
 
+/* The config every workload opens its queues with: max_msg, and
+ * IPCQ_SIGPIPE_IGNORED when this process ignores SIGPIPE (ipcbench run does). */
+ipcq_config ipcb_queue_config(size_t max_msg);
+
 /* "IPCQ_LIMIT: <message>" for the last failure on handle, in buf. */
 const char *ipcb_status_text(int status, const void *handle, char *buf, size_t len);
 

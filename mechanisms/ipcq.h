@@ -79,8 +79,16 @@ typedef struct ipcq_config {
 	size_t max_msg;       /* largest message in bytes */
 	const char *name;     /* for IPCQ_CAP_NAMED mechanisms; NULL = private */
 	const char *endpoint; /* for networked mechanisms; NULL = default */
-	unsigned flags;       /* reserved, must be 0 */
+	unsigned flags;       /* IPCQ_SIGPIPE_IGNORED or 0 */
 } ipcq_config;
+
+/*
+ * Flag: this process ignores SIGPIPE (signal(SIGPIPE, SIG_IGN) before
+ * ipcq_open, kept for the queue's life), so puts on pipe(2) descriptors need
+ * not block and unblock it around every write (two system calls per put).
+ * ipcq_open refuses it with IPCQ_INVAL while SIGPIPE is not ignored.
+ */
+#define IPCQ_SIGPIPE_IGNORED (1u << 0)
 
 /* Names a status: "IPCQ_EOF". Never NULL. */
 IPCQ_API const char *ipcq_strstatus(int status);

@@ -180,6 +180,7 @@ struct ipcq__fdq {
 	int rfd, wfd;               /* -1 once released or absent; equal for a duplex end */
 	bool is_socket;             /* send(MSG_NOSIGNAL) instead of write() */
 	bool nonblock;              /* the kernel lacks RWF_NOWAIT for pipes: fds set O_NONBLOCK */
+	bool sigpipe_ignored;       /* IPCQ_SIGPIPE_IGNORED: pipe writes need no signal mask */
 	unsigned roles;             /* roles this process still holds on this end */
 	size_t max_msg;
 	struct ipcq__fdq_dir *rx;   /* shared state of the direction this end reads */
@@ -187,7 +188,7 @@ struct ipcq__fdq {
 	struct ipcq__fdq_map *map;  /* this process's reference to the shared mapping */
 };
 /* Takes over blocking rfd/wfd (either may be -1) and sets up shared state; on failure closes them. */
-int ipcq__fdq_open(struct ipcq__fdq *q, int rfd, int wfd, bool is_socket, size_t max_msg);
+int ipcq__fdq_open(struct ipcq__fdq *q, int rfd, int wfd, bool is_socket, const ipcq_config *cfg);
 /* Two ends of one duplex connection over a blocking connected socket pair (fa, fb); on failure closes them. */
 int ipcq__fdq_pair(struct ipcq__fdq *a, struct ipcq__fdq *b, int fa, int fb, size_t max_msg);
 /* The ops of a byte-stream mechanism: st is its struct ipcq__fdq. Put them straight in the vtable. */

@@ -225,7 +225,7 @@ static void pingpong_run(ipcb_gb_state *st, const struct ipcb_case *c)
 	}
 	ipcb_payload_init(x->sbuf, c->size);
 
-	ipcq_config cfg = { .max_msg = c->size };
+	ipcq_config cfg = ipcb_queue_config(c->size);
 	int s = ipcq_open(c->mech, &cfg, &x->ping);
 	if (s == IPCQ_OK)
 		s = ipcq_open(c->mech, &cfg, &x->pong);

@@ -353,7 +353,7 @@ static void stream_run(ipcb_gb_state *st, const struct ipcb_case *c)
 		          ipcq_mech_name(c->mech), c->producers, c->consumers);
 		goto out;
 	}
-	ipcq_config cfg = { .max_msg = c->size };
+	ipcq_config cfg = ipcb_queue_config(c->size);
 	int s = ipcq_open(c->mech, &cfg, &x->q);
 	if (s != IPCQ_OK) {
 		ipcb_fail(st, "ipcq_open(%s, max_msg=%zu): %s", ipcq_mech_name(c->mech), c->size,

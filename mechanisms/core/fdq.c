@@ -35,6 +35,7 @@
 
 #define FDQ_HDR 4u
 #define FDQ_READAHEAD (64u * 1024u)
+#define FDQ_SMALL 256u /* frames up to this size are copied into one write buffer */
 /* While mid-frame, how often a waiting reader looks for a writer that died. */
 #define FDQ_DEATH_CHECK_NS (100 * 1000000LL)
 
@@ -154,7 +155,8 @@ static ssize_t read_once(struct ipcq__fdq *q, void *buf, size_t len, bool wait)
 /*
  * One write that never raises SIGPIPE and leaves the signal's disposition
  * alone: sockets say MSG_NOSIGNAL; for pipes the signal is blocked in this
- * thread for the call and a SIGPIPE it caused is taken back.
+ * thread for the call and a SIGPIPE it caused is taken back, unless the
+ * user said it is ignored (IPCQ_SIGPIPE_IGNORED, checked at open).
  */
 static ssize_t write_once(struct ipcq__fdq *q, struct iovec *iov, int iovcnt, bool wait)
 {
@@ -162,6 +164,8 @@ static ssize_t write_once(struct ipcq__fdq *q, struct iovec *iov, int iovcnt, bo
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
 		return sendmsg(q->wfd, &mh, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
 	}
+	if (q->sigpipe_ignored)
+		return wait ? writev(q->wfd, iov, iovcnt) : pipe_nowait(q, q->wfd, iov, iovcnt, true);
 	sigset_t pipe_only, old;
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
@@ -194,10 +198,21 @@ int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
 	if (st != IPCQ_OK)
 		return st;
 
-	uint32_t hdr = (uint32_t)len;
-	struct iovec iov[2] = { { &hdr, FDQ_HDR }, { (void *)msg, len } };
+	/* A small frame goes out of one buffer: one iovec is cheaper for the kernel to take. */
+	union {
+		uint32_t hdr;
+		unsigned char bytes[FDQ_SMALL];
+	} f;
+	f.hdr = (uint32_t)len;
+	struct iovec iov[2] = { { &f, FDQ_HDR }, { (void *)msg, len } };
 	struct iovec *v = iov;
 	int nv = len ? 2 : 1;
+	if (FDQ_HDR + len <= sizeof f) {
+		if (len)
+			memcpy(f.bytes + FDQ_HDR, msg, len);
+		iov[0].iov_len = FDQ_HDR + len;
+		nv = 1;
+	}
 	size_t left = FDQ_HDR + len;
 	bool started = false;
 
@@ -473,10 +488,10 @@ static int check_max(size_t max_msg)
 	return IPCQ_OK;
 }
 
-int ipcq__fdq_open(struct ipcq__fdq *q, int rfd, int wfd, bool is_socket, size_t max_msg)
+int ipcq__fdq_open(struct ipcq__fdq *q, int rfd, int wfd, bool is_socket, const ipcq_config *cfg)
 {
 	q->rfd = q->wfd = -1;
-	int st = check_max(max_msg);
+	int st = check_max(cfg->max_msg);
 	if (st == IPCQ_OK)
 		st = map_new(&q->map, 1, 1);
 	if (st != IPCQ_OK) {
@@ -487,8 +502,9 @@ int ipcq__fdq_open(struct ipcq__fdq *q, int rfd, int wfd, bool is_socket, size_t
 	q->wfd = wfd;
 	q->is_socket = is_socket;
 	q->nonblock = false;
+	q->sigpipe_ignored = cfg->flags & IPCQ_SIGPIPE_IGNORED;
 	q->roles = IPCQ_PRODUCER | IPCQ_CONSUMER;
-	q->max_msg = max_msg;
+	q->max_msg = cfg->max_msg;
 	q->rx = q->tx = &q->map->dirs[0];
 	return IPCQ_OK;
 }

@@ -4,6 +4,8 @@
  */
 #include "internal.h"
 
+#include <signal.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -53,8 +55,16 @@ int ipcq__config_fill(const ipcq_mech *m, const ipcq_config *cfg, ipcq_config *o
 		return ipcq__fail(IPCQ_INVAL, 0, "no mechanism given (ipcq_mech_find() returns NULL for an unknown name)");
 	if (!cfg)
 		cfg = &none;
-	if (cfg->flags)
-		return ipcq__fail(IPCQ_INVAL, 0, "config flags 0x%x: no flags are defined yet; pass 0", cfg->flags);
+	if (cfg->flags & ~IPCQ_SIGPIPE_IGNORED)
+		return ipcq__fail(IPCQ_INVAL, 0, "config flags 0x%x: unknown bits 0x%x; the only flag is IPCQ_SIGPIPE_IGNORED",
+		                  cfg->flags, cfg->flags & ~IPCQ_SIGPIPE_IGNORED);
+	if (cfg->flags & IPCQ_SIGPIPE_IGNORED) {
+		struct sigaction sa;
+		if (sigaction(SIGPIPE, NULL, &sa) != 0 || sa.sa_handler != SIG_IGN)
+			return ipcq__fail(IPCQ_INVAL, 0,
+			                  "IPCQ_SIGPIPE_IGNORED, but SIGPIPE is not ignored: call "
+			                  "signal(SIGPIPE, SIG_IGN) first, or leave the flag out");
+	}
 	if (cfg->name && !(m->caps & IPCQ_CAP_NAMED))
 		return ipcq__fail(IPCQ_UNSUPPORTED, 0,
 		                  "%s: queues cannot be opened by name (no IPCQ_CAP_NAMED); leave cfg.name NULL",

@@ -16,7 +16,7 @@ static int pipe_open(void *st, const ipcq_config *cfg)
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return ipcq__sys(errno, "pipe: pipe2");
-	return ipcq__fdq_open(st, fds[0], fds[1], false, cfg->max_msg);
+	return ipcq__fdq_open(st, fds[0], fds[1], false, cfg);
 }
 
 const struct ipcq_mech ipcq_mech_pipe = {

@@ -23,7 +23,7 @@ static int socketpair_open(void *st, const ipcq_config *cfg)
 {
 	int sv[2];
 	int rc = make_pair(sv);
-	return rc != IPCQ_OK ? rc : ipcq__fdq_open(st, sv[0], sv[1], true, cfg->max_msg);
+	return rc != IPCQ_OK ? rc : ipcq__fdq_open(st, sv[0], sv[1], true, cfg);
 }
 
 static int socketpair_pair(void *a, void *b, const ipcq_config *cfg)

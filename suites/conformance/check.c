@@ -132,7 +132,12 @@ void ct_unmap(void *p, size_t size)
 
 ipcq *ct_open(const struct ct_ctx *c, size_t capacity, size_t max_msg)
 {
-	ipcq_config cfg = {.capacity = capacity, .max_msg = max_msg};
+	return ct_open_flags(c, capacity, max_msg, 0);
+}
+
+ipcq *ct_open_flags(const struct ct_ctx *c, size_t capacity, size_t max_msg, unsigned flags)
+{
+	ipcq_config cfg = {.capacity = capacity, .max_msg = max_msg, .flags = flags};
 	ipcq *q = NULL;
 	int st = ipcq_open(c->mech, &cfg, &q);
 	if (st != IPCQ_OK) /* a failed open binds its message to no handle */
@@ -165,7 +170,7 @@ size_t ct_fill(ipcq *q, size_t len, size_t limit)
 void ct_put_msg_at(const char *file, int line, ipcq *q, uint32_t who, uint32_t seq, size_t len,
                    int64_t t)
 {
-	unsigned char *buf = len > 65536 ? ct_map(len) : malloc(len ? len : 1);
+	unsigned char *buf = len > 65536 ? ct_map(len) : calloc(1, len ? len : 1);
 	if (!buf)
 		ct_fail_at(file, line, "malloc(%zu) failed", len);
 	ct_pattern(buf, len, who, seq);

@@ -123,6 +123,8 @@ void ct_check_elapsed(const char *file, int line, const char *what, int64_t elap
 
 /* Opens a queue of c's mechanism (0 = default) or fails the test. */
 ipcq *ct_open(const struct ct_ctx *c, size_t capacity, size_t max_msg);
+/* ct_open with cfg.flags set too. */
+ipcq *ct_open_flags(const struct ct_ctx *c, size_t capacity, size_t max_msg, unsigned flags);
 /* Puts NOWAIT messages of len bytes until FULL; returns how many fitted (fails past limit). */
 size_t ct_fill(ipcq *q, size_t len, size_t limit);
 /* Puts ct_pattern(who, seq) of len bytes with timeout t, or fails the test. */

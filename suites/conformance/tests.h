@@ -73,6 +73,8 @@
 	X(put_no_consumer_broken, IPCQ_CAP_EOF, NULL, "no consumer left: put is BROKEN, no SIGPIPE death")  \
 	X(put_dead_consumer_broken_sigdfl, IPCQ_CAP_EOF | CT_PROC, NULL, "consumer SIGKILLed under a blocked put: BROKEN, SIGPIPE at SIG_DFL kept") \
 	X(put_dead_consumer_broken_handler, IPCQ_CAP_EOF | CT_PROC, NULL, "the same with a user SIGPIPE handler, kept as set") \
+	X(put_dead_consumer_broken_sigign, IPCQ_CAP_EOF | CT_PROC, NULL, "the same with SIGPIPE ignored and IPCQ_SIGPIPE_IGNORED") \
+	X(sigpipe_flag_needs_sig_ign, 0, NULL, "IPCQ_SIGPIPE_IGNORED while SIGPIPE is not ignored: INVAL, names the fix") \
 	X(use_after_close_closed, 0, NULL, "every call after close, second close included, says CLOSED")     \
 	X(put_after_release_producer_closed, 0, NULL, "put after release(PRODUCER) is CLOSED; get still works") \
 	X(get_after_release_consumer_closed, 0, NULL, "get/poll after release(CONSUMER) are CLOSED")         \

@@ -473,8 +473,11 @@ static void t_on_sigpipe(int sig)
 	t_sigpipe_seen++;
 }
 
-static void t_dead_consumer(const struct ct_ctx *c, bool user_handler)
+enum t_sigpipe { T_SIGDFL, T_HANDLER, T_SIGIGN };
+
+static void t_dead_consumer(const struct ct_ctx *c, enum t_sigpipe how)
 {
+	bool user_handler = how == T_HANDLER;
 	struct sigaction mine, now;
 	memset(&mine, 0, sizeof mine);
 	if (user_handler) {
@@ -483,13 +486,13 @@ static void t_dead_consumer(const struct ct_ctx *c, bool user_handler)
 		sigemptyset(&mine.sa_mask);
 		sigaddset(&mine.sa_mask, SIGUSR2);
 	} else {
-		mine.sa_handler = SIG_DFL;
+		mine.sa_handler = how == T_SIGIGN ? SIG_IGN : SIG_DFL;
 	}
 	sigaction(SIGPIPE, &mine, NULL);
 	sigset_t mask_before, mask_after, pend;
 	sigprocmask(SIG_SETMASK, NULL, &mask_before);
 
-	ipcq *q = ct_open(c, 4, 64);
+	ipcq *q = ct_open_flags(c, 4, 64, how == T_SIGIGN ? IPCQ_SIGPIPE_IGNORED : 0);
 	struct t_deadc *d = ct_shared(sizeof *d);
 	d->q = q;
 	struct ct_actor *a = ct_spawn_process(q, IPCQ_PRODUCER, t_dying_consumer, d);
@@ -522,12 +525,33 @@ static void t_dead_consumer(const struct ct_ctx *c, bool user_handler)
 
 void t_put_dead_consumer_broken_sigdfl(const struct ct_ctx *c)
 {
-	t_dead_consumer(c, false);
+	t_dead_consumer(c, T_SIGDFL);
 }
 
 void t_put_dead_consumer_broken_handler(const struct ct_ctx *c)
 {
-	t_dead_consumer(c, true);
+	t_dead_consumer(c, T_HANDLER);
+}
+
+void t_put_dead_consumer_broken_sigign(const struct ct_ctx *c)
+{
+	t_dead_consumer(c, T_SIGIGN);
+}
+
+void t_sigpipe_flag_needs_sig_ign(const struct ct_ctx *c)
+{
+	signal(SIGPIPE, SIG_DFL);
+	ipcq_config cfg = { .capacity = 4, .max_msg = 64, .flags = IPCQ_SIGPIPE_IGNORED };
+	ipcq *q = NULL;
+	int st = ipcq_open(c->mech, &cfg, &q);
+	CT_TRUE(st == IPCQ_INVAL, "`ipcq_open(IPCQ_SIGPIPE_IGNORED)` with SIGPIPE at SIG_DFL -> %s, expected IPCQ_INVAL",
+	        ipcq_strstatus(st));
+	CT_TRUE(q == NULL, "a refused open left a handle");
+	CT_TRUE(strstr(ipcq_errmsg(NULL), "SIG_IGN") != NULL, "the message does not name the fix: %s",
+	        ipcq_errmsg(NULL));
+	cfg.flags = 1u << 7;
+	st = ipcq_open(c->mech, &cfg, &q);
+	CT_TRUE(st == IPCQ_INVAL, "`ipcq_open(flags 0x80)` -> %s, expected IPCQ_INVAL", ipcq_strstatus(st));
 }
 
 /* --- CLOSED ------------------------------------------------------------------------------- */
