@@ -192,6 +192,10 @@ int ipcq__fdq_open(struct ipcq__fdq *q, int rfd, int wfd, bool is_socket, const 
 /* Two ends of one duplex connection over a blocking connected socket pair (fa, fb); on failure closes them. */
 int ipcq__fdq_pair(struct ipcq__fdq *a, struct ipcq__fdq *b, int fa, int fb, size_t max_msg);
 /* The ops of a byte-stream mechanism: st is its struct ipcq__fdq. Put them straight in the vtable. */
+#define IPCQ__FDQ_OPS                                                                              \
+	.state_size = sizeof(struct ipcq__fdq), .put = ipcq__fdq_put, .get = ipcq__fdq_get,              \
+	.poll = ipcq__fdq_poll, .qsize = ipcq__fdq_qsize, .release = ipcq__fdq_release,                  \
+	.close = ipcq__fdq_close
 int ipcq__fdq_put(void *st, const void *msg, size_t len, ipcq_deadline dl);
 int ipcq__fdq_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl);
 int ipcq__fdq_poll(void *st, ipcq_deadline dl);

@@ -409,6 +409,18 @@ static bool mqueue_producers_gone(const struct pollfd fds[3])
 	       (fds[2].revents & (POLLHUP | POLLERR));
 }
 
+/* Waits until dl for the queue, the stash or a lifeline to change: OK with fds filled, EMPTY at dl. */
+static int mqueue_consumer_wait(struct mqueue *q, struct pollfd fds[3], ipcq_deadline dl)
+{
+	mqueue_consumer_fds(q, fds);
+	int n = ipcq__poll(fds, 3, dl);
+	if (n < 0)
+		return ipcq__sys(errno, "mqueue: poll");
+	if (n == 0)
+		return IPCQ_EMPTY;
+	return mqueue_fds_check(fds);
+}
+
 static int mqueue_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl)
 {
 	struct mqueue *q = st;
@@ -417,13 +429,7 @@ static int mqueue_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadlin
 		if (rc != IPCQ_EMPTY)
 			return rc;
 		struct pollfd fds[3];
-		mqueue_consumer_fds(q, fds);
-		int n = ipcq__poll(fds, 3, dl);
-		if (n < 0)
-			return ipcq__sys(errno, "mqueue: poll");
-		if (n == 0)
-			return IPCQ_EMPTY;
-		if ((rc = mqueue_fds_check(fds)) != IPCQ_OK)
+		if ((rc = mqueue_consumer_wait(q, fds, dl)) != IPCQ_OK)
 			return rc;
 		if (mqueue_producers_gone(fds)) {
 			/*
@@ -460,13 +466,7 @@ static int mqueue_poll(void *st, ipcq_deadline dl)
 		if (atomic_load_explicit(&q->stash->full, memory_order_acquire))
 			return IPCQ_OK;
 		struct pollfd fds[3];
-		mqueue_consumer_fds(q, fds);
-		int n = ipcq__poll(fds, 3, dl);
-		if (n < 0)
-			return ipcq__sys(errno, "mqueue: poll");
-		if (n == 0)
-			return IPCQ_EMPTY;
-		int rc = mqueue_fds_check(fds);
+		int rc = mqueue_consumer_wait(q, fds, dl);
 		if (rc != IPCQ_OK)
 			return rc;
 		if (fds[0].revents & POLLIN)

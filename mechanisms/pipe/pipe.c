@@ -25,14 +25,8 @@ const struct ipcq_mech ipcq_mech_pipe = {
 	.summary = "pipe(2) with length-prefixed frames; robust shared locks for many producers/consumers",
 	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN |
 	        IPCQ_CAP_HUGE | IPCQ_CAP_FD,
-	.state_size = sizeof(struct ipcq__fdq),
 	.default_capacity = 0,
 	.default_max_msg = 1u << 20,
 	.open = pipe_open,
-	.put = ipcq__fdq_put,
-	.get = ipcq__fdq_get,
-	.poll = ipcq__fdq_poll,
-	.qsize = ipcq__fdq_qsize,
-	.release = ipcq__fdq_release,
-	.close = ipcq__fdq_close,
+	IPCQ__FDQ_OPS,
 };
