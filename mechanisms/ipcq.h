@@ -143,6 +143,31 @@ IPCQ_API const ipcq_mech *ipcq_mechanism(ipcq *q);
 IPCQ_API int ipcq_errno(const void *handle);
 IPCQ_API const char *ipcq_errmsg(const void *handle);
 
+/* --- Shared values: multiprocessing.Manager / Redis ------------------- */
+
+/*
+ * A fixed table of named values in shared memory, for mechanisms with
+ * IPCQ_CAP_SHARED. cfg.capacity is the number of keys it holds, cfg.max_msg
+ * the largest value. Keys are NUL-terminated, 1 to IPCQ_SHARED_KEY_MAX bytes.
+ * add and cas work on values of exactly 8 bytes (an int64_t); a key never set
+ * counts as holding 0 for them. Open before fork(); children use the handle.
+ */
+typedef struct ipcq_shared ipcq_shared;
+#define IPCQ_SHARED_KEY_MAX 64
+
+/* Opens a table; UNSUPPORTED without IPCQ_CAP_SHARED; cfg may be NULL for defaults. */
+IPCQ_API int ipcq_shared_open(const ipcq_mech *m, const ipcq_config *cfg, ipcq_shared **s);
+/* Sets key to a copy of val (len <= max_msg, else TOOBIG); LIMIT when a new key finds the table full. */
+IPCQ_API int ipcq_shared_set(ipcq_shared *s, const char *key, const void *val, size_t len);
+/* Copies key's value into buf; EMPTY when key was never set; TOOBIG sets *len to the size needed. */
+IPCQ_API int ipcq_shared_get(ipcq_shared *s, const char *key, void *buf, size_t cap, size_t *len);
+/* Atomically adds delta to key's int64 value; *result (may be NULL) gets the new value. */
+IPCQ_API int ipcq_shared_add(ipcq_shared *s, const char *key, int64_t delta, int64_t *result);
+/* Atomically sets key's int64 value to desired if it equals expect; *swapped says whether it did. */
+IPCQ_API int ipcq_shared_cas(ipcq_shared *s, const char *key, int64_t expect, int64_t desired, bool *swapped);
+/* Frees this process's hold on the table; safe twice, later calls say CLOSED. */
+IPCQ_API int ipcq_shared_close(ipcq_shared *s);
+
 /* --- Pipe: multiprocessing.Pipe --------------------------------------- */
 
 /* Two connected ends; duplex=false: a receives only, b sends only. */

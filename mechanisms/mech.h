@@ -98,6 +98,31 @@ struct ipcq_mech {
 	 * Same failure rule as open; close() is called on both after a failure.
 	 */
 	int (*pair)(void *a, void *b, const ipcq_config *cfg);
+
+	/*
+	 * Shared values, for IPCQ_CAP_SHARED (all six set, or all NULL: the
+	 * core then answers IPCQ_UNSUPPORTED). st is state_size zeroed bytes of
+	 * its own, never a queue's. The core has checked the key (1 to
+	 * IPCQ_SHARED_KEY_MAX bytes) and the pointers; a value longer than
+	 * cfg->max_msg is the op's TOOBIG. None waits beyond taking a lock whose
+	 * holders never sleep; PEERDEAD when a dead peer left the table unusable.
+	 *
+	 * shared_open: creates a table of cfg->capacity keys, values up to
+	 *   cfg->max_msg bytes, usable across fork(); same failure rule as open.
+	 * shared_set: stores a copy of val; LIMIT (naming capacity) when a new key
+	 *   finds the table full. A crash mid-set leaves the old or the new value.
+	 * shared_get: copies the value into buf; EMPTY for a key never set;
+	 *   TOOBIG with *len = size needed when cap is too small.
+	 * shared_add / shared_cas: atomic on an 8-byte int64 value (a missing key
+	 *   holds 0); INVAL when the key holds a value of another size.
+	 * shared_close: frees what shared_open made in this process; never fails.
+	 */
+	int (*shared_open)(void *st, const ipcq_config *cfg);
+	int (*shared_set)(void *st, const char *key, const void *val, size_t len);
+	int (*shared_get)(void *st, const char *key, void *buf, size_t cap, size_t *len);
+	int (*shared_add)(void *st, const char *key, int64_t delta, int64_t *result);
+	int (*shared_cas)(void *st, const char *key, int64_t expect, int64_t desired, bool *swapped);
+	void (*shared_close)(void *st);
 };
 
 /* --- Errors -------------------------------------------------------------- */

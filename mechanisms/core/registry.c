@@ -13,6 +13,9 @@
 #ifdef IPCQ_WITH_SHMRING
 extern const struct ipcq_mech ipcq_mech_shmring;
 #endif
+#ifdef IPCQ_WITH_SHMMGR
+extern const struct ipcq_mech ipcq_mech_shmmgr;
+#endif
 #ifdef IPCQ_WITH_PIPE
 extern const struct ipcq_mech ipcq_mech_pipe;
 #endif
@@ -40,6 +43,9 @@ static const struct ipcq_mech *const registry[] = {
 #ifdef IPCQ_WITH_SHMRING
 	&ipcq_mech_shmring,
 #endif
+#ifdef IPCQ_WITH_SHMMGR
+	&ipcq_mech_shmmgr,
+#endif
 #ifdef IPCQ_WITH_INPROC
 	&ipcq_mech_inproc,
 #endif
@@ -62,6 +68,9 @@ static void check_one(const struct ipcq_mech *m, size_t i)
 		why = "IPCQ_CAP_QSIZE without a qsize op";
 	else if ((m->caps & IPCQ_CAP_DUPLEX) && !m->pair)
 		why = "IPCQ_CAP_DUPLEX without a pair op";
+	else if ((m->caps & IPCQ_CAP_SHARED) && (!m->shared_open || !m->shared_set || !m->shared_get ||
+	                                         !m->shared_add || !m->shared_cas || !m->shared_close))
+		why = "IPCQ_CAP_SHARED without all six shared_* ops";
 	else if (m->default_max_msg == 0 || ((m->caps & IPCQ_CAP_BOUNDED) && m->default_capacity == 0))
 		why = "default_max_msg (and default_capacity where IPCQ_CAP_BOUNDED) must be set";
 	for (size_t j = 0; !why && j < i; j++)

@@ -91,7 +91,13 @@
 	X(fd_count_stable_pipes, 0, NULL, "1000 pipe open/close cycles leave no descriptor")                \
 	X(fd_count_stable_failed_opens, 0, NULL, "failed opens leave no descriptor")                        \
 	X(no_leaked_names_after_close, CT_PROC, t_names_listable, "no /dev/shm or mqueue name left after close")   \
-	X(no_leaked_names_after_sigkill, CT_PROC, t_names_listable, "none left after the creator is SIGKILLed")
+	X(no_leaked_names_after_sigkill, CT_PROC, t_names_listable, "none left after the creator is SIGKILLed") \
+	/* shared values */                                                                                 \
+	X(shared_unsupported_without_cap, 0, NULL, "ipcq_shared_open: OK with IPCQ_CAP_SHARED, else UNSUPPORTED") \
+	X(shared_set_get, IPCQ_CAP_SHARED, NULL, "set/get round trip, EMPTY for a missing key, TOOBIG both ways") \
+	X(shared_add_cas, IPCQ_CAP_SHARED, NULL, "add and cas on int64 values; INVAL on other sizes")        \
+	X(shared_key_and_table_limits, IPCQ_CAP_SHARED, NULL, "64-byte keys pass, 65 are INVAL; a full table names capacity") \
+	X(shared_add_across_fork, IPCQ_CAP_SHARED | CT_PROC, NULL, "4 processes x 5000 adds give the exact sum")
 
 #define CT_DECLARE(name, caps, avail, summary) void t_##name(const struct ct_ctx *c);
 CT_TESTS(CT_DECLARE)

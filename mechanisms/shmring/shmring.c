@@ -1,0 +1,677 @@
+/*
+ * shmring.c - a bounded lock-free MPMC ring in MAP_SHARED memory, with an
+ * adaptive wait (bounded spin, then a shared futex).
+ *
+ * The ring is N fixed slots, each sized for max_msg, mapped before fork().
+ * Positions count up forever; position p lives in slot p % N, lap p / N.
+ * Every slot has one 64-bit state word (Vyukov-style per-slot sequence):
+ *
+ *     lap (40 bits) | kind (2 bits) | pid (22 bits)
+ *
+ *   FREE(lap)          empty, waiting for the producer of position lap*N+i
+ *   CLAIMED(lap, pid)  that producer is copying its message in
+ *   FULL(lap)          the message is whole and may be taken
+ *   READING(lap, pid)  a consumer is copying it out; then FREE(lap + 1)
+ *
+ * A producer or consumer claims a slot with one CAS on the state word, and
+ * the CAS writes its pid in the same instant, so a claimed slot always names
+ * its claimer. enq/deq are only hints of where to start (positions below
+ * them are all claimed); the states are the truth, so a hint that lags costs
+ * a short scan, never a wrong answer. Capacity is exactly N messages.
+ *
+ * Crash safety: a message becomes visible only by the CAS CLAIMED -> FULL
+ * after its bytes, so a producer killed mid-copy never exposes a torn
+ * message. Whoever finds a CLAIMED or READING slot in its way after spinning
+ * asks whether the named process still lives (kill(pid, 0), zombies count as
+ * dead); a dead claimer's slot is turned into FREE(lap + 1), i.e. skipped:
+ * the half-written message is dropped (its put never returned OK), a message
+ * a consumer died reading is lost with it. Dead producers and consumers count
+ * as released through the core lifelines.
+ *
+ * Waiting: spin (IPCQ_SHMRING_SPIN_NS, default 50 us) with pause, then sleep
+ * on a shared futex (never FUTEX_PRIVATE_FLAG: the word is in shared memory).
+ * A sleeper increments a waiter count (seq_cst) before its last look; a
+ * publisher stores the new state (seq_cst CAS/store) before it reads the count,
+ * so one of the two always sees the other: no lost wake-up, and no futex call
+ * while nobody sleeps. Sleepers wake every 50 ms (IPCQ_SHMRING_NAP_NS, 1 ms
+ * to 60 s; tests raise it so a lost wake-up would show as a hang) to look at
+ * the lifelines, since a SIGKILLed peer sends no wake-up. Both variables are
+ * read at ipcq_open.
+ *
+ * There is no separate SPSC path: with one producer and one consumer every
+ * CAS hits a line its caller already owns (see the note at shmring_try_put).
+ *
+ * Sections: layout and states - process identity - claiming slots (put, get,
+ * peek) - recovery and lifelines - waiting - ops.
+ */
+#include "mech.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* --- Layout and states ------------------------------------------------------ */
+
+#define SHMRING_LAP_BITS 40
+#define SHMRING_LAP_MASK ((UINT64_C(1) << SHMRING_LAP_BITS) - 1)
+#define SHMRING_PID_MASK ((UINT64_C(1) << 22) - 1) /* PID_MAX_LIMIT is 2^22 */
+
+enum { K_FREE = 0, K_CLAIMED = 1, K_FULL = 2, K_READING = 3 };
+
+#define ST(lap, kind, pid) ((((uint64_t)(lap) & SHMRING_LAP_MASK) << 24) | ((uint64_t)(kind) << 22) | (uint64_t)(pid))
+#define ST_LAP(s) ((s) >> 24)
+#define ST_KIND(s) ((int)(((s) >> 22) & 3))
+#define ST_PID(s) ((pid_t)((s) & SHMRING_PID_MASK))
+
+#define SHMRING_DEFAULT_SPIN_NS 50000
+#define SHMRING_NAP_NS 50000000    /* a sleeper looks at the lifelines this often */
+#define SHMRING_CHECK_EVERY 1024u  /* puts between two looks at the consumers' lifeline */
+#define NOTREADY (-1)              /* internal: nothing to do yet */
+
+struct shmring_slot {
+	_Atomic uint64_t state;
+	_Atomic uint64_t len;
+	unsigned char data[];
+};
+
+struct shmring_hdr {
+	size_t capacity, slot_size;
+	atomic_int prod_gone, cons_gone; /* set once observed: a role never comes back */
+	alignas(64) _Atomic uint64_t enq;  /* hint: positions below are claimed by producers */
+	alignas(64) _Atomic uint64_t deq;  /* hint: positions below are claimed by consumers */
+	alignas(64) atomic_uint data_waiters;
+	atomic_uint data_futex;
+	alignas(64) atomic_uint room_waiters;
+	atomic_uint room_futex;
+	alignas(64) unsigned char slots[];
+};
+
+struct shmring {
+	struct shmring_hdr *h;
+	size_t map_size;
+	size_t cap, slot_size, max_msg;
+	unsigned shift; /* capacity = 1 << shift when pow2 */
+	bool pow2;
+	int64_t spin_ns, nap_ns;
+	struct ipcq__life life;
+	bool have_life;
+	atomic_uint puts; /* since the last lifeline look */
+};
+
+/* Signed distance a - b between two 40-bit laps. */
+static inline int64_t lapdiff(uint64_t a, uint64_t b)
+{
+	return (int64_t)(((a - b) & SHMRING_LAP_MASK) << 24) >> 24;
+}
+
+static inline struct shmring_slot *slot_at(const struct shmring *q, uint64_t pos)
+{
+	uint64_t i = q->pow2 ? pos & (q->cap - 1) : pos % q->cap;
+	return (struct shmring_slot *)(q->h->slots + i * q->slot_size);
+}
+
+static inline uint64_t lap_of(const struct shmring *q, uint64_t pos)
+{
+	return (q->pow2 ? pos >> q->shift : pos / q->cap) & SHMRING_LAP_MASK;
+}
+
+/* Moves a hint forward; a rare lost race moves it back a little, which only costs a scan. */
+static inline void hint_advance(_Atomic uint64_t *hint, uint64_t to)
+{
+	if (atomic_load_explicit(hint, memory_order_relaxed) < to)
+		atomic_store_explicit(hint, to, memory_order_relaxed);
+}
+
+static inline void cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* --- Process identity -------------------------------------------------------- */
+
+/*
+ * The pid goes into every claim, and getpid() is a system call: cache it,
+ * and forget it in a forked child (pthread_atfork) before anything runs there.
+ */
+static atomic_int shmring_pid;
+
+static void shmring_forget_pid(void)
+{
+	atomic_store_explicit(&shmring_pid, 0, memory_order_relaxed);
+}
+
+static void shmring_atfork_once(void)
+{
+	pthread_atfork(NULL, NULL, shmring_forget_pid);
+}
+
+static inline uint32_t self_pid(void)
+{
+	int p = atomic_load_explicit(&shmring_pid, memory_order_relaxed);
+	if (!p) {
+		p = getpid();
+		atomic_store_explicit(&shmring_pid, p, memory_order_relaxed);
+	}
+	return (uint32_t)p;
+}
+
+/* False once pid has exited; a zombie (killed, not yet reaped) is dead too. */
+static bool pid_alive(pid_t pid)
+{
+	if (pid == (pid_t)self_pid())
+		return true;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return false;
+	char path[64], text[256];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT;
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	text[n] = '\0';
+	const char *paren = strrchr(text, ')'); /* the command name may hold spaces and parens */
+	if (!paren || paren[1] != ' ')
+		return true;
+	return paren[2] != 'Z' && paren[2] != 'X';
+}
+
+/* --- Claiming slots ------------------------------------------------------------- */
+
+static void futex_wake_all(atomic_uint *word)
+{
+	atomic_fetch_add_explicit(word, 1, memory_order_seq_cst);
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* After a seq_cst publish: wake sleepers only when the count says there are some. */
+static inline void wake_if_waiting(atomic_uint *waiters, atomic_uint *word)
+{
+	if (atomic_load_explicit(waiters, memory_order_seq_cst))
+		futex_wake_all(word);
+}
+
+/* Where an attempt stopped: the slot in the way and its state, for recovery. */
+struct shmring_stuck {
+	struct shmring_slot *slot;
+	uint64_t state;
+};
+
+/*
+ * One non-blocking put: OK, or NOTREADY with *stuck set when the ring is full.
+ * With one producer and one consumer the claim CAS lands on the slot line the
+ * producer is about to write anyway and the enq hint stays in its own cache;
+ * the publish CAS doubles as the StoreLoad fence the waiter check needs. A
+ * separate SPSC path could only save the claim CAS, and would need to know
+ * that no other thread or process can put, which nothing here can tell cheaply.
+ */
+static int shmring_try_put(struct shmring *q, const void *msg, size_t len, struct shmring_stuck *stuck)
+{
+	struct shmring_hdr *h = q->h;
+	uint64_t pos = atomic_load_explicit(&h->enq, memory_order_relaxed);
+	uint32_t me = self_pid();
+	for (;;) {
+		struct shmring_slot *s = slot_at(q, pos);
+		uint64_t lap = lap_of(q, pos);
+		/*
+		 * Claim without looking first: the usual answer is yes, and a CAS
+		 * fetches the line for writing in one transfer where a load and then
+		 * a CAS take two. On failure st holds what is there.
+		 */
+		uint64_t st = ST(lap, K_FREE, 0), mine = ST(lap, K_CLAIMED, me);
+		if (atomic_compare_exchange_strong_explicit(&s->state, &st, mine, memory_order_acquire,
+		                                            memory_order_acquire)) {
+			hint_advance(&h->enq, pos + 1);
+			atomic_store_explicit(&s->len, len, memory_order_relaxed);
+			if (len)
+				memcpy(s->data, msg, len);
+			if (!atomic_compare_exchange_strong_explicit(&s->state, &mine, ST(lap, K_FULL, 0),
+			                                             memory_order_seq_cst, memory_order_relaxed))
+				/* Only a pid reused while we ran can make another process think we died. */
+				return ipcq__fail(IPCQ_PEERDEAD, 0,
+				                  "shmring: put: another process declared this producer (pid %u) dead "
+				                  "and reclaimed its slot; the message was not queued: retry the put",
+				                  me);
+			wake_if_waiting(&h->data_waiters, &h->data_futex);
+			/* The next put writes the next slot: fetch it for writing while nobody waits on us. */
+			__builtin_prefetch(slot_at(q, pos + 1), 1, 3);
+			return IPCQ_OK;
+		}
+		int64_t d = lapdiff(ST_LAP(st), lap);
+		if (d >= 0) { /* taken by another producer at this lap, or already consumed */
+			pos++;
+			continue;
+		}
+		uint64_t e = atomic_load_explicit(&h->enq, memory_order_relaxed);
+		if (e > pos) {
+			pos = e;
+			continue;
+		}
+		stuck->slot = s;
+		stuck->state = st;
+		return NOTREADY; /* the slot still holds the message of an older lap: full */
+	}
+}
+
+/* Copies out the message of slot s (claimed READING at pos) and frees the slot for lap + 1. */
+static inline int shmring_take(struct shmring *q, struct shmring_slot *s, uint64_t pos, uint64_t lap,
+                               void *buf, size_t *len)
+{
+	struct shmring_hdr *h = q->h;
+	size_t n = (size_t)atomic_load_explicit(&s->len, memory_order_relaxed);
+	hint_advance(&h->deq, pos + 1);
+	if (n)
+		memcpy(buf, s->data, n);
+	*len = n;
+	atomic_store_explicit(&s->state, ST(lap + 1, K_FREE, 0), memory_order_seq_cst);
+	wake_if_waiting(&h->room_waiters, &h->room_futex);
+	return IPCQ_OK;
+}
+
+/*
+ * One non-blocking get (peek: only say whether one is ready): OK, TOOBIG with
+ * *len set and the message left in place, or NOTREADY with *stuck set.
+ */
+static int shmring_try_get(struct shmring *q, void *buf, size_t cap, size_t *len, bool peek, bool eager,
+                           struct shmring_stuck *stuck)
+{
+	struct shmring_hdr *h = q->h;
+	uint64_t pos = atomic_load_explicit(&h->deq, memory_order_relaxed);
+	/*
+	 * eager: claim FULL(lap) without looking first (one line transfer, not
+	 * two), when no message can be TOOBIG for buf: a claimed message cannot
+	 * be put back. Never while spinning, where it would steal the line from
+	 * the producer writing it.
+	 */
+	eager = eager && !peek && cap >= q->max_msg;
+	for (;;) {
+		struct shmring_slot *s = slot_at(q, pos);
+		uint64_t lap = lap_of(q, pos);
+		uint64_t st;
+		if (eager) {
+			eager = false;
+			st = ST(lap, K_FULL, 0);
+			if (atomic_compare_exchange_strong_explicit(&s->state, &st, ST(lap, K_READING, self_pid()),
+			                                            memory_order_acq_rel, memory_order_acquire))
+				return shmring_take(q, s, pos, lap, buf, len);
+		} else {
+			st = atomic_load_explicit(&s->state, memory_order_acquire);
+		}
+		int64_t d = lapdiff(ST_LAP(st), lap);
+		if (d > 0 || (d == 0 && ST_KIND(st) == K_READING)) { /* taken by another consumer */
+			pos++;
+			continue;
+		}
+		if (d == 0 && ST_KIND(st) == K_FULL) {
+			if (peek)
+				return IPCQ_OK;
+			size_t n = (size_t)atomic_load_explicit(&s->len, memory_order_relaxed);
+			if (n > cap) {
+				/* n belongs to this message only if the state did not move meanwhile. */
+				atomic_thread_fence(memory_order_acquire);
+				if (atomic_load_explicit(&s->state, memory_order_relaxed) != st)
+					continue;
+				*len = n;
+				return ipcq__fail(IPCQ_TOOBIG, 0,
+				                  "shmring: get: message of %zu bytes does not fit the buffer of %zu "
+				                  "bytes; it stays queued",
+				                  n, cap);
+			}
+			/* The state is FULL(lap) until we claim it (laps never repeat), so n is this message's. */
+			if (!atomic_compare_exchange_weak_explicit(&s->state, &st, ST(lap, K_READING, self_pid()),
+			                                           memory_order_acq_rel, memory_order_relaxed))
+				continue;
+			return shmring_take(q, s, pos, lap, buf, len);
+		}
+		/* FREE or CLAIMED at this lap, or an older lap: nothing whole here yet. */
+		uint64_t e = atomic_load_explicit(&h->deq, memory_order_relaxed);
+		if (e > pos) {
+			pos = e;
+			continue;
+		}
+		stuck->slot = s;
+		stuck->state = st;
+		return NOTREADY;
+	}
+}
+
+/* --- Recovery and lifelines --------------------------------------------------------- */
+
+/*
+ * The slot in the way is claimed by a process that has died: skip it by
+ * making it FREE for its next lap. True when something changed.
+ */
+static bool shmring_recover(struct shmring *q, const struct shmring_stuck *sk)
+{
+	int kind = ST_KIND(sk->state);
+	if (kind != K_CLAIMED && kind != K_READING)
+		return false;
+	if (pid_alive(ST_PID(sk->state)))
+		return false;
+	uint64_t st = sk->state;
+	if (atomic_compare_exchange_strong_explicit(&sk->slot->state, &st, ST(ST_LAP(st) + 1, K_FREE, 0),
+	                                            memory_order_seq_cst, memory_order_relaxed)) {
+		futex_wake_all(&q->h->data_futex);
+		futex_wake_all(&q->h->room_futex);
+	}
+	return true; /* moved, by us or by another rescuer */
+}
+
+/* True once every process holding role has released it or died (exact, via the lifeline). */
+static bool shmring_gone(struct shmring *q, unsigned role)
+{
+	atomic_int *flag = role == IPCQ_PRODUCER ? &q->h->prod_gone : &q->h->cons_gone;
+	if (atomic_load_explicit(flag, memory_order_acquire))
+		return true;
+	if (!ipcq__life_gone(&q->life, role))
+		return false;
+	atomic_store_explicit(flag, 1, memory_order_release);
+	return true;
+}
+
+static int shmring_broken(void)
+{
+	return ipcq__fail(IPCQ_BROKEN, EPIPE,
+	                  "shmring: put: no consumer is left (every process released, closed or died)");
+}
+
+/* --- Waiting ----------------------------------------------------------------------- */
+
+enum shmring_kind { OP_PUT, OP_GET, OP_PEEK };
+
+struct shmring_op {
+	enum shmring_kind kind;
+	const void *msg;
+	void *buf;
+	size_t len, cap;
+	size_t *out_len;
+};
+
+static int shmring_attempt(struct shmring *q, const struct shmring_op *op, struct shmring_stuck *sk)
+{
+	if (op->kind == OP_PUT)
+		return shmring_try_put(q, op->msg, op->len, sk);
+	return shmring_try_get(q, op->buf, op->cap, op->out_len, op->kind == OP_PEEK, false, sk);
+}
+
+/*
+ * The slow path's look around: a dead claimer in the way is skipped, a gone
+ * other side ends the call. NOTREADY when the caller should keep waiting.
+ */
+static int shmring_look_around(struct shmring *q, const struct shmring_op *op, struct shmring_stuck *sk)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		if (!shmring_recover(q, sk))
+			break;
+		int rc = shmring_attempt(q, op, sk);
+		if (rc != NOTREADY)
+			return rc;
+	}
+	if (op->kind == OP_PUT)
+		return shmring_gone(q, IPCQ_CONSUMER) ? shmring_broken() : NOTREADY;
+	if (!shmring_gone(q, IPCQ_PRODUCER))
+		return NOTREADY;
+	/* The last producer may have published just before it left: one last look. */
+	int rc = shmring_attempt(q, op, sk);
+	if (rc != NOTREADY)
+		return rc;
+	if (shmring_recover(q, sk))
+		return shmring_look_around(q, op, sk);
+	return IPCQ_EOF;
+}
+
+static void shmring_futex_wait(atomic_uint *word, unsigned val, int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+	/* EINTR, EAGAIN, ETIMEDOUT: the caller looks again and recomputes what is left. */
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_deadline dl)
+{
+	struct shmring_stuck sk;
+	int rc = op->kind == OP_GET ? shmring_try_get(q, op->buf, op->cap, op->out_len, false, true, &sk)
+	                            : shmring_attempt(q, op, &sk);
+	if (rc != NOTREADY)
+		return rc;
+	int none = op->kind == OP_PUT ? IPCQ_FULL : IPCQ_EMPTY;
+	if (dl == IPCQ__NOW) {
+		rc = shmring_look_around(q, op, &sk);
+		return rc == NOTREADY ? none : rc;
+	}
+	/* A get need not spin before an EOF already known. */
+	if (op->kind != OP_PUT && atomic_load_explicit(&q->h->prod_gone, memory_order_acquire)) {
+		rc = shmring_look_around(q, op, &sk);
+		if (rc != NOTREADY)
+			return rc;
+	}
+
+	/* Spin: a peer on another CPU usually answers within microseconds. */
+	int64_t now = ipcq__now_ns();
+	int64_t spin_end = now + q->spin_ns, yield_from = now + 2000;
+	if (dl != IPCQ__NEVER && spin_end > dl)
+		spin_end = dl;
+	for (unsigned i = 1; now < spin_end; i++) {
+		cpu_pause();
+		rc = shmring_attempt(q, op, &sk);
+		if (rc != NOTREADY)
+			return rc;
+		if ((i & 15) == 0)
+			now = ipcq__now_ns();
+		/*
+		 * Past a couple of microseconds the claimer we wait for may be
+		 * preempted on our own CPU: let it finish. Not sooner, for a
+		 * system call in the spin is latency a busy peer would see.
+		 */
+		if ((i & 63) == 0 && now > yield_from)
+			sched_yield();
+	}
+
+	/* Sleep on the futex of the side we wait for. */
+	bool room = op->kind == OP_PUT;
+	atomic_uint *waiters = room ? &q->h->room_waiters : &q->h->data_waiters;
+	atomic_uint *word = room ? &q->h->room_futex : &q->h->data_futex;
+	for (;;) {
+		atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
+		unsigned v = atomic_load_explicit(word, memory_order_seq_cst);
+		/*
+		 * The last looks, at the ring and then at the lifelines, come after
+		 * announcing ourselves and reading the word: a publish, or a release
+		 * (which closes its lifeline before it bumps the word), that they
+		 * miss changes the word, and the wait returns at once.
+		 */
+		rc = shmring_attempt(q, op, &sk);
+		if (rc == NOTREADY)
+			rc = shmring_look_around(q, op, &sk);
+		int64_t left = ipcq__remaining_ns(dl);
+		if (rc == NOTREADY && left != 0)
+			shmring_futex_wait(word, v, left < 0 || left > q->nap_ns ? q->nap_ns : left);
+		atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+		if (rc != NOTREADY)
+			return rc;
+		if (left == 0)
+			return none;
+		rc = shmring_attempt(q, op, &sk);
+		if (rc != NOTREADY)
+			return rc;
+	}
+}
+
+/* --- Ops ------------------------------------------------------------------------------ */
+
+static int shmring_release(void *st, unsigned roles);
+
+static void shmring_close(void *st)
+{
+	struct shmring *q = st;
+	if (q->have_life && q->h) {
+		/* Roles still held go as release() lets them go, so sleepers learn at once. */
+		unsigned held = (q->life.prod[1] >= 0 ? IPCQ_PRODUCER : 0) | (q->life.cons[1] >= 0 ? IPCQ_CONSUMER : 0);
+		if (held)
+			shmring_release(q, held);
+	}
+	if (q->have_life)
+		ipcq__life_close(&q->life);
+	q->have_life = false;
+	if (q->h)
+		munmap(q->h, q->map_size);
+	q->h = NULL;
+}
+
+/* A duration from the environment, clamped to [lo, hi]; def when unset or malformed. */
+static int64_t shmring_ns_from_env(const char *var, int64_t def, int64_t lo, int64_t hi)
+{
+	const char *v = getenv(var);
+	if (!v || !*v)
+		return def;
+	char *end;
+	errno = 0;
+	long long ns = strtoll(v, &end, 10);
+	if (errno || *end || ns < lo)
+		return def;
+	return ns > hi ? hi : ns;
+}
+
+static int shmring_open(void *st, const ipcq_config *cfg)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct shmring *q = st;
+	pthread_once(&once, shmring_atfork_once);
+
+	size_t cap = cfg->capacity, max = cfg->max_msg;
+	size_t slot = sizeof(struct shmring_slot) + max;
+	if (slot < max || slot > SIZE_MAX - 63)
+		goto too_big;
+	slot = (slot + 63) & ~(size_t)63; /* no two slots share a cache line */
+	if (cap > (SIZE_MAX - sizeof(struct shmring_hdr)) / slot)
+		goto too_big;
+	size_t size = sizeof(struct shmring_hdr) + cap * slot;
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	if (pages > 0 && psz > 0 && size / (size_t)psz > (size_t)pages)
+		goto too_big;
+
+	q->cap = cap;
+	q->slot_size = slot;
+	q->max_msg = max;
+	q->pow2 = (cap & (cap - 1)) == 0;
+	while (q->pow2 && ((size_t)1 << q->shift) < cap)
+		q->shift++;
+	q->spin_ns = shmring_ns_from_env("IPCQ_SHMRING_SPIN_NS", SHMRING_DEFAULT_SPIN_NS, 0, 1000000000LL);
+	q->nap_ns = shmring_ns_from_env("IPCQ_SHMRING_NAP_NS", SHMRING_NAP_NS, 1000000, 60000000000LL);
+
+	int rc = ipcq__life_open(&q->life);
+	if (rc != IPCQ_OK)
+		return rc;
+	q->have_life = true;
+
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		if (errno == ENOMEM)
+			goto too_big;
+		return ipcq__sys(errno, "shmring: mmap of a %zu-byte shared ring", size);
+	}
+	q->h = p;
+	q->map_size = size;
+	q->h->capacity = cap;
+	q->h->slot_size = slot;
+	/* Zeroed memory is FREE(lap 0) in every slot: the ring starts empty. */
+	return IPCQ_OK;
+
+too_big:
+	return ipcq__fail(IPCQ_LIMIT, ENOMEM,
+	                  "shmring: a ring of %zu slots of max_msg %zu bytes does not fit in memory "
+	                  "(mmap or this machine's RAM refuses it); use a smaller capacity or max_msg",
+	                  cap, max);
+}
+
+static int shmring_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
+{
+	struct shmring *q = st;
+	/* A message nobody can get must not be queued: the flag is cheap, the lifeline now and then. */
+	if (atomic_load_explicit(&q->h->cons_gone, memory_order_relaxed))
+		return shmring_broken();
+	/* Not an atomic add: a count that threads race on only shifts when the next look comes. */
+	unsigned n = atomic_load_explicit(&q->puts, memory_order_relaxed);
+	atomic_store_explicit(&q->puts, n + 1, memory_order_relaxed);
+	if ((n & (SHMRING_CHECK_EVERY - 1)) == 0 && shmring_gone(q, IPCQ_CONSUMER))
+		return shmring_broken();
+	struct shmring_op op = { .kind = OP_PUT, .msg = msg, .len = len };
+	return shmring_run(q, &op, dl);
+}
+
+static int shmring_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl)
+{
+	struct shmring_op op = { .kind = OP_GET, .buf = buf, .cap = cap, .out_len = len };
+	return shmring_run(st, &op, dl);
+}
+
+static int shmring_poll(void *st, ipcq_deadline dl)
+{
+	struct shmring_op op = { .kind = OP_PEEK };
+	return shmring_run(st, &op, dl);
+}
+
+/* Counts FULL slots: exact when nothing moves, approximate otherwise. */
+static int shmring_qsize(void *st, size_t *n)
+{
+	struct shmring *q = st;
+	size_t full = 0;
+	for (size_t i = 0; i < q->cap; i++) {
+		const struct shmring_slot *s = (const void *)(q->h->slots + i * q->slot_size);
+		int kind = ST_KIND(atomic_load_explicit(&s->state, memory_order_relaxed));
+		full += kind == K_FULL || kind == K_CLAIMED;
+	}
+	*n = full;
+	return IPCQ_OK;
+}
+
+static int shmring_release(void *st, unsigned roles)
+{
+	struct shmring *q = st;
+	ipcq__life_release(&q->life, roles);
+	/* Sleepers on the other side look at the lifeline now rather than at their next nap. */
+	if (roles & IPCQ_PRODUCER) {
+		shmring_gone(q, IPCQ_PRODUCER);
+		futex_wake_all(&q->h->data_futex);
+	}
+	if (roles & IPCQ_CONSUMER) {
+		shmring_gone(q, IPCQ_CONSUMER);
+		futex_wake_all(&q->h->room_futex);
+	}
+	return IPCQ_OK;
+}
+
+const struct ipcq_mech ipcq_mech_shmring = {
+	.version = IPCQ_MECH_VERSION,
+	.name = "shmring",
+	.summary = "lock-free MPMC ring in shared memory; spins, then sleeps on a shared futex",
+	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN |
+	        IPCQ_CAP_BOUNDED | IPCQ_CAP_ROBUST,
+	.state_size = sizeof(struct shmring),
+	.default_capacity = 1024,
+	.default_max_msg = 8192,
+	.open = shmring_open,
+	.put = shmring_put,
+	.get = shmring_get,
+	.poll = shmring_poll,
+	.qsize = shmring_qsize,
+	.release = shmring_release,
+	.close = shmring_close,
+};

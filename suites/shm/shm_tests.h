@@ -1,0 +1,36 @@
+/*
+ * shm_tests.h - what the shared-memory test files share: one add function
+ * per mechanism's file (registering its CUnit suite), and small helpers for
+ * tests that fork, kill and wait.
+ */
+#ifndef IPCQ_SHM_TESTS_H
+#define IPCQ_SHM_TESTS_H
+
+#include "ipcq.h"
+
+#include <CUnit/CUnit.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Registers the shmring suite; a CUnit error code. */
+int shm_add_shmring(void);
+/* Registers the shmmgr suite; a CUnit error code. */
+int shm_add_shmmgr(void);
+
+/* CLOCK_MONOTONIC now, in nanoseconds. */
+int64_t shm_now(void);
+/* Zeroed MAP_SHARED memory seen by forked children; aborts the test run if mmap fails. */
+void *shm_shared(size_t size);
+/* Waits (timeout_ns at most) for child pid; its raw wait status, or -1 after killing it on timeout. */
+int shm_wait(pid_t pid, int64_t timeout_ns);
+/* The entries of /dev/shm, newline-separated, into buf (empty when it cannot be listed). */
+void shm_list_dev_shm(char *buf, size_t cap);
+
+/* A CUnit assertion with a printf message (CUnit copies it). */
+#define SHM_CHECK(cond, ...) shm_check((cond), __FILE__, __LINE__, __VA_ARGS__)
+bool shm_check(bool ok, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif /* IPCQ_SHM_TESTS_H */

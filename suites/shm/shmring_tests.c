@@ -1,0 +1,513 @@
+/*
+ * shmring_tests.c - what the conformance battery cannot see in shmring:
+ * SIGKILL in the middle of a put or a get (1000 and 300 times), 10^6
+ * messages 4 -> 4 with checksums and no lost wake-up (sleepers nap 30 s
+ * here, so a lost wake-up is a stall, not a 50 ms delay), the pure futex
+ * path 1 -> 1, ring wrap-around with mixed sizes and TOOBIG, and no
+ * /dev/shm entry left behind.
+ *
+ * Children report through their exit status and shared memory; they never
+ * return into CUnit.
+ */
+#include "shm_tests.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEC ((int64_t)1000000000)
+#define MS ((int64_t)1000000)
+
+static const ipcq_mech *ring(void)
+{
+	return ipcq_mech_find("shmring");
+}
+
+static ipcq *ring_open(size_t capacity, size_t max_msg)
+{
+	ipcq_config cfg = { .capacity = capacity, .max_msg = max_msg };
+	ipcq *q = NULL;
+	int st = ipcq_open(ring(), &cfg, &q);
+	if (st != IPCQ_OK) {
+		fprintf(stderr, "ipcq_open(shmring, %zu, %zu) -> %s: %s\n", capacity, max_msg, ipcq_strstatus(st),
+		        ipcq_errmsg(NULL));
+		exit(2);
+	}
+	return q;
+}
+
+/* Message seq: 8 bytes of seq, then bytes that depend on seq and offset, so a torn or stale copy shows. */
+static void fill_msg(unsigned char *b, size_t len, uint64_t seq)
+{
+	for (size_t i = 0; i < len; i++)
+		b[i] = (unsigned char)(seq * 131 + i * 7 + (seq >> 8) + (i >> 8));
+	if (len >= 8)
+		memcpy(b, &seq, 8);
+}
+
+/* -1 when b is exactly message seq, else the first wrong offset. */
+static long check_msg(const unsigned char *b, size_t len, uint64_t seq)
+{
+	for (size_t i = len >= 8 ? 8 : 0; i < len; i++)
+		if (b[i] != (unsigned char)(seq * 131 + i * 7 + (seq >> 8) + (i >> 8)))
+			return (long)i;
+	if (len >= 8 && memcmp(b, &seq, 8) != 0)
+		return 0;
+	return -1;
+}
+
+static void sleep_ns(int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / SEC, .tv_nsec = ns % SEC };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* --- SIGKILL of a producer in the middle of its puts ------------------------------------- */
+
+#define KILL_MAX 65536
+
+static size_t kill_len(uint64_t seq)
+{
+	return 8 + (size_t)(seq * 7919 % (KILL_MAX - 8));
+}
+
+struct acked {
+	_Atomic uint64_t n; /* puts that returned OK */
+};
+
+#define KILL_PRE 64 /* messages made before the first put, so the kill lands inside a put */
+
+static void doomed_producer(ipcq *q, struct acked *a)
+{
+	ipcq_release(q, IPCQ_CONSUMER);
+	unsigned char *pre = malloc((size_t)KILL_PRE * KILL_MAX), *b = malloc(KILL_MAX);
+	for (uint64_t seq = 0; seq < KILL_PRE; seq++)
+		fill_msg(pre + seq * KILL_MAX, kill_len(seq), seq);
+	for (uint64_t seq = 0;; seq++) {
+		size_t len = kill_len(seq);
+		unsigned char *m = seq < KILL_PRE ? pre + seq * KILL_MAX : b;
+		if (seq >= KILL_PRE)
+			fill_msg(b, len, seq);
+		if (ipcq_put(q, m, len, 10 * SEC) != IPCQ_OK)
+			_exit(3);
+		atomic_store(&a->n, seq + 1);
+	}
+}
+
+/*
+ * One round: the producer fills a fresh ring with big messages (first
+ * touches of the shared pages make each copy slow) and is killed right
+ * after its k-th put returned, so usually while it copies into the slot it
+ * has just claimed. Everything acknowledged must arrive whole and in order,
+ * at most one more, and the ring must go on: with the producer role kept
+ * here a later put/get pair passes the dead slot, without it EOF comes.
+ */
+static bool kill_round(int round, unsigned *extra, unsigned *torn)
+{
+	bool keep_producer = round % 2;
+	ipcq *q = ring_open(round % 3 ? 64 : 61, KILL_MAX);
+	struct acked *a = shm_shared(sizeof *a);
+	unsigned char *b = malloc(KILL_MAX);
+	pid_t pid = fork();
+	if (pid == 0)
+		doomed_producer(q, a);
+	if (!keep_producer)
+		ipcq_release(q, IPCQ_PRODUCER);
+	uint64_t next = 0, k = (uint64_t)(round % 40);
+	bool ok = true;
+	int64_t give_up = shm_now() + 10 * SEC;
+	while (atomic_load(&a->n) < k && shm_now() < give_up)
+		;
+	kill(pid, SIGKILL);
+	int ws = shm_wait(pid, 10 * SEC);
+	ok = ok && SHM_CHECK(ws != -1 && WIFSIGNALED(ws), "round %d: the producer did not die of SIGKILL (0x%x)", round, ws);
+	uint64_t acked = atomic_load(&a->n);
+	size_t queued = 0; /* whole messages and claimed slots: one more than arrives when it died mid-put */
+	ok = ok && SHM_CHECK(ipcq_qsize(q, &queued) == IPCQ_OK, "round %d: qsize", round);
+	bool end_put = false;
+	for (; ok;) {
+		size_t n = 0;
+		int64_t t0 = shm_now();
+		int st = ipcq_get(q, b, KILL_MAX, &n, keep_producer && !end_put ? IPCQ_NOWAIT : 10 * SEC);
+		if (!keep_producer && st == IPCQ_EOF)
+			break;
+		if (keep_producer && !end_put && st == IPCQ_EMPTY) {
+			/* Drained up to the dead producer's slot, if any: a new message must get past it. */
+			uint64_t end = UINT64_MAX;
+			ok = SHM_CHECK(ipcq_put(q, &end, 8, 10 * SEC) == IPCQ_OK, "round %d: put after the kill", round);
+			end_put = true;
+			continue;
+		}
+		ok = SHM_CHECK(st == IPCQ_OK, "round %d: get after the kill (%llu taken, %llu acknowledged) -> %s after %.1f ms",
+		               round, (unsigned long long)next, (unsigned long long)acked, ipcq_strstatus(st),
+		               (shm_now() - t0) / 1e6);
+		if (!ok)
+			break;
+		uint64_t seq;
+		memcpy(&seq, b, 8);
+		if (keep_producer && n == 8 && seq == UINT64_MAX)
+			break;
+		ok = SHM_CHECK(n == kill_len(next) && check_msg(b, n, next) < 0,
+		               "round %d: message %llu after the kill is torn, lost or out of order (%zu bytes, seq %llu)",
+		               round, (unsigned long long)next, n, (unsigned long long)seq);
+		next++;
+	}
+	ok = ok && SHM_CHECK(next >= acked && next <= acked + 1,
+	                     "round %d: %llu messages arrived, %llu were acknowledged", round,
+	                     (unsigned long long)next, (unsigned long long)acked);
+	*extra += next > acked;
+	*torn += queued > next;
+	size_t left = 99;
+	ok = ok && SHM_CHECK(ipcq_get(q, b, KILL_MAX, &left, IPCQ_NOWAIT) == (keep_producer ? IPCQ_EMPTY : IPCQ_EOF),
+	                     "round %d: something was left in the ring", round);
+	free(b);
+	munmap(a, sizeof *a);
+	ipcq_close(q);
+	return ok;
+}
+
+static void t_kill9_producer_mid_publish(void)
+{
+	unsigned extra = 0, torn = 0;
+	for (int round = 0; round < 1000; round++)
+		if (!kill_round(round, &extra, &torn))
+			return;
+	/* The test is only worth something if kills do land between claim and publish. */
+	SHM_CHECK(torn > 0, "no kill of 1000 landed between a claim and its publish: the test missed its window");
+	printf("(%u of 1000 kills between claim and publish, %u after publish before the ack) ", torn, extra);
+}
+
+/* --- SIGKILL of a consumer in the middle of its gets -------------------------------------- */
+
+static void doomed_consumer(ipcq *q, atomic_int *started)
+{
+	ipcq_release(q, IPCQ_PRODUCER);
+	unsigned char *b = malloc(KILL_MAX);
+	atomic_store(started, 1);
+	for (;;) {
+		size_t n;
+		if (ipcq_get(q, b, KILL_MAX, &n, 10 * SEC) != IPCQ_OK)
+			_exit(3);
+	}
+}
+
+/*
+ * The consumer child takes big messages as they come and is killed in the
+ * middle; a slot it was reading must not block the producers forever: the
+ * parent then puts and gets two rings' worth through the same ring.
+ */
+static void t_kill9_consumer_mid_get(void)
+{
+	unsigned char *b = malloc(KILL_MAX);
+	for (int round = 0; round < 300; round++) {
+		ipcq *q = ring_open(4, KILL_MAX);
+		atomic_int *started = shm_shared(sizeof *started);
+		pid_t pid = fork();
+		if (pid == 0)
+			doomed_consumer(q, started);
+		while (!atomic_load(started))
+			sleep_ns(100000);
+		uint64_t seq = 0;
+		for (int i = 0; i < 3 + round % 11; i++, seq++) {
+			fill_msg(b, kill_len(seq), seq);
+			if (!SHM_CHECK(ipcq_put(q, b, kill_len(seq), 10 * SEC) == IPCQ_OK, "round %d: put %llu", round,
+			               (unsigned long long)seq))
+				return;
+		}
+		kill(pid, SIGKILL);
+		shm_wait(pid, 10 * SEC);
+		/* Whatever the child left: drain it (whole messages only), then use the ring twice around. */
+		size_t n;
+		int st;
+		while ((st = ipcq_get(q, b, KILL_MAX, &n, IPCQ_NOWAIT)) == IPCQ_OK) {
+			uint64_t got;
+			memcpy(&got, b, 8);
+			if (!SHM_CHECK(got < seq && n == kill_len(got) && check_msg(b, n, got) < 0,
+			               "round %d: a torn message after the consumer died", round))
+				return;
+		}
+		if (!SHM_CHECK(st == IPCQ_EMPTY, "round %d: draining -> %s", round, ipcq_strstatus(st)))
+			return;
+		for (int i = 0; i < 8; i++, seq++) {
+			fill_msg(b, 100, seq);
+			st = ipcq_put(q, b, 100, 5 * SEC);
+			if (!SHM_CHECK(st == IPCQ_OK, "round %d: put %d after the consumer died -> %s (a dead reader's slot blocks the ring)",
+			               round, i, ipcq_strstatus(st)))
+				return;
+			st = ipcq_get(q, b, KILL_MAX, &n, 5 * SEC);
+			if (!SHM_CHECK(st == IPCQ_OK && n == 100 && check_msg(b, n, seq) < 0, "round %d: get %d after the consumer died",
+			               round, i))
+				return;
+		}
+		ipcq_close(q);
+		munmap(started, sizeof *started);
+	}
+	free(b);
+}
+
+/* --- 10^6 messages 4 -> 4, and the pure futex path 1 -> 1 ------------------------------------ */
+
+#define NP 4
+#define NC 4
+#define PER 250000
+#define MSG 64
+
+struct flow {
+	atomic_uchar seen[NP][PER];
+	_Atomic int64_t longest_wait_ns; /* the longest single put or get */
+	atomic_int bad;
+	char why[256];
+};
+
+static void flow_fail(struct flow *f, const char *what, uint32_t p, uint32_t s)
+{
+	if (atomic_fetch_add(&f->bad, 1) == 0)
+		snprintf(f->why, sizeof f->why, "%s (producer %u, seq %u)", what, p, s);
+	_exit(1);
+}
+
+static void note_wait(struct flow *f, int64_t ns)
+{
+	int64_t was = atomic_load(&f->longest_wait_ns);
+	while (ns > was && !atomic_compare_exchange_weak(&f->longest_wait_ns, &was, ns))
+		;
+}
+
+static void flow_producer(ipcq *q, struct flow *f, uint32_t p, uint32_t per)
+{
+	ipcq_release(q, IPCQ_CONSUMER);
+	unsigned char b[MSG];
+	for (uint32_t s = 0; s < per; s++) {
+		uint64_t seq = ((uint64_t)p << 32) | s;
+		fill_msg(b, MSG, seq);
+		int64_t t0 = shm_now();
+		if (ipcq_put(q, b, MSG, 20 * SEC) != IPCQ_OK)
+			flow_fail(f, "put failed", p, s);
+		note_wait(f, shm_now() - t0);
+	}
+	ipcq_close(q); /* wakes the consumers at once when it is the last producer */
+	_exit(0);
+}
+
+static void flow_consumer(ipcq *q, struct flow *f, uint32_t per)
+{
+	ipcq_release(q, IPCQ_PRODUCER);
+	unsigned char b[MSG + 16];
+	int64_t last[NP] = { -1, -1, -1, -1 };
+	for (;;) {
+		size_t n = 0;
+		int64_t t0 = shm_now();
+		int st = ipcq_get(q, b, sizeof b, &n, 20 * SEC);
+		note_wait(f, shm_now() - t0);
+		if (st == IPCQ_EOF)
+			break;
+		if (st != IPCQ_OK)
+			flow_fail(f, "get failed or waited 20 s", 0, 0);
+		uint64_t seq;
+		memcpy(&seq, b, 8);
+		uint32_t p = (uint32_t)(seq >> 32), s = (uint32_t)seq;
+		if (n != MSG || p >= NP || s >= per || check_msg(b, n, seq) >= 0)
+			flow_fail(f, "a message with a wrong checksum", p, s);
+		if ((int64_t)s <= last[p])
+			flow_fail(f, "a producer's messages out of order", p, s);
+		last[p] = s;
+		if (atomic_fetch_add(&f->seen[p][s], 1) != 0)
+			flow_fail(f, "a message delivered twice", p, s);
+	}
+	_exit(0);
+}
+
+/* np x nc processes move np*per messages; every one must arrive once and whole. */
+static void run_flow(unsigned np, unsigned nc, uint32_t per, size_t capacity, const char *spin)
+{
+	/* A 30 s nap: a lost wake-up would show as a 20 s wait, not as a 50 ms one. */
+	setenv("IPCQ_SHMRING_NAP_NS", "30000000000", 1);
+	if (spin)
+		setenv("IPCQ_SHMRING_SPIN_NS", spin, 1);
+	ipcq *q = ring_open(capacity, MSG);
+	unsetenv("IPCQ_SHMRING_NAP_NS");
+	unsetenv("IPCQ_SHMRING_SPIN_NS");
+	struct flow *f = shm_shared(sizeof *f);
+	pid_t kids[NP + NC];
+	unsigned nk = 0;
+	for (unsigned i = 0; i < nc; i++)
+		if ((kids[nk++] = fork()) == 0)
+			flow_consumer(q, f, per);
+	for (unsigned i = 0; i < np; i++)
+		if ((kids[nk++] = fork()) == 0)
+			flow_producer(q, f, i, per);
+	ipcq_close(q); /* the children alone hold the roles now: EOF ends the consumers */
+	int64_t t0 = shm_now();
+	bool all_exited = true;
+	for (unsigned i = 0; i < nk; i++) {
+		int ws = shm_wait(kids[i], 50 * SEC);
+		all_exited &= ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+	}
+	double secs = (shm_now() - t0) / 1e9;
+	SHM_CHECK(atomic_load(&f->bad) == 0, "%s", f->why);
+	SHM_CHECK(all_exited, "a producer or consumer failed or hung (%s)", atomic_load(&f->bad) ? f->why : "no message");
+	uint64_t missing = 0;
+	for (unsigned p = 0; p < np; p++)
+		for (uint32_t s = 0; s < per; s++)
+			missing += atomic_load(&f->seen[p][s]) != 1;
+	SHM_CHECK(missing == 0, "%llu of %llu messages were lost", (unsigned long long)missing,
+	          (unsigned long long)np * per);
+	/* Producers never stop for long, and every publish wakes every sleeper: a long wait was a lost wake-up. */
+	int64_t longest = atomic_load(&f->longest_wait_ns);
+	SHM_CHECK(longest < 5 * SEC, "one put or get waited %.1f s: a lost wake-up", longest / 1e9);
+	printf("(%u->%u, %llu messages in %.2f s, longest wait %.2f ms) ", np, nc, (unsigned long long)np * per, secs,
+	       longest / 1e6);
+}
+
+static void t_mpmc_4x4_million(void)
+{
+	run_flow(NP, NC, PER, 64, NULL);
+}
+
+static void t_futex_only_1x1(void)
+{
+	/* No spinning at all: every wait sleeps, so every wake-up path runs thousands of times. */
+	run_flow(1, 1, 30000, 2, "0");
+}
+
+static void t_futex_only_4x4(void)
+{
+	run_flow(NP, NC, 5000, 3, "0");
+}
+
+/* --- Wrap-around with mixed sizes ----------------------------------------------------------- */
+
+#define WRAP_MAX 3000
+#define WRAP_N 20000
+
+static size_t wrap_len(uint64_t seq)
+{
+	return (size_t)(seq * 7919 % (WRAP_MAX + 1)); /* 0 .. max_msg, every residue */
+}
+
+static void wrap_run(size_t capacity)
+{
+	ipcq *q = ring_open(capacity, WRAP_MAX);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcq_release(q, IPCQ_CONSUMER);
+		unsigned char b[WRAP_MAX];
+		for (uint64_t s = 0; s < WRAP_N; s++) {
+			fill_msg(b, wrap_len(s), s);
+			if (ipcq_put(q, b, wrap_len(s), 10 * SEC) != IPCQ_OK)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	ipcq_release(q, IPCQ_PRODUCER);
+	unsigned char b[WRAP_MAX + 8];
+	for (uint64_t s = 0; s < WRAP_N; s++) {
+		size_t want = wrap_len(s), n = 0;
+		if (s % 7 == 3 && want > 1) {
+			/* Too small a buffer: TOOBIG with the size, and the message stays first in line. */
+			int st = ipcq_get(q, b, want / 2, &n, 10 * SEC);
+			if (!SHM_CHECK(st == IPCQ_TOOBIG && n == want, "capacity %zu, message %llu: small get -> %s, n %zu",
+			               capacity, (unsigned long long)s, ipcq_strstatus(st), n))
+				break;
+		}
+		int st = ipcq_get(q, b, sizeof b, &n, 10 * SEC);
+		if (!SHM_CHECK(st == IPCQ_OK && n == want, "capacity %zu, message %llu: get -> %s, %zu bytes, expected %zu",
+		               capacity, (unsigned long long)s, ipcq_strstatus(st), n, want))
+			break;
+		long off = want >= 8 ? check_msg(b, n, s) : -1;
+		if (want < 8) { /* too short to carry seq: compare with the pattern directly */
+			unsigned char w[8];
+			fill_msg(w, want, s);
+			off = memcmp(w, b, want) ? 0 : -1;
+		}
+		if (!SHM_CHECK(off < 0, "capacity %zu, message %llu: wrong byte at %ld", capacity, (unsigned long long)s, off))
+			break;
+	}
+	size_t n;
+	SHM_CHECK(ipcq_get(q, b, sizeof b, &n, 10 * SEC) == IPCQ_EOF, "capacity %zu: no EOF after the last message", capacity);
+	int ws = shm_wait(pid, 10 * SEC);
+	SHM_CHECK(ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "capacity %zu: the producer failed", capacity);
+	ipcq_close(q);
+}
+
+static void t_wrap_mixed_sizes(void)
+{
+	wrap_run(1);
+	wrap_run(3);
+	wrap_run(4);
+	wrap_run(7);
+}
+
+/* Capacity counts messages whatever their size; qsize is exact while nothing moves. */
+static void t_capacity_and_qsize_across_laps(void)
+{
+	ipcq *q = ring_open(5, 200);
+	unsigned char b[200];
+	size_t n;
+	for (uint64_t lap = 0; lap < 50; lap++) {
+		for (uint64_t i = 0; i < 5; i++) {
+			fill_msg(b, (size_t)(i * 50), lap * 5 + i);
+			SHM_CHECK(ipcq_put(q, b, (size_t)(i * 50), IPCQ_NOWAIT) == IPCQ_OK, "lap %llu put %llu",
+			          (unsigned long long)lap, (unsigned long long)i);
+		}
+		SHM_CHECK(ipcq_put(q, b, 1, IPCQ_NOWAIT) == IPCQ_FULL, "lap %llu: a sixth message fitted", (unsigned long long)lap);
+		SHM_CHECK(ipcq_qsize(q, &n) == IPCQ_OK && n == 5, "lap %llu: qsize %zu, expected 5", (unsigned long long)lap, n);
+		for (uint64_t i = 0; i < 5 - lap % 3; i++)
+			SHM_CHECK(ipcq_get(q, b, sizeof b, &n, IPCQ_NOWAIT) == IPCQ_OK && n == i * 50, "lap %llu get %llu",
+			          (unsigned long long)lap, (unsigned long long)i);
+		for (uint64_t i = 5 - lap % 3; i < 5; i++)
+			SHM_CHECK(ipcq_get(q, b, sizeof b, &n, IPCQ_NOWAIT) == IPCQ_OK, "lap %llu late get", (unsigned long long)lap);
+		SHM_CHECK(ipcq_qsize(q, &n) == IPCQ_OK && n == 0, "lap %llu: qsize %zu when empty", (unsigned long long)lap, n);
+	}
+	ipcq_close(q);
+}
+
+/* --- Names ---------------------------------------------------------------------------------- */
+
+static void t_no_dev_shm_entry(void)
+{
+	static char before[1 << 16], after[1 << 16];
+	shm_list_dev_shm(before, sizeof before);
+	for (int i = 0; i < 20; i++) {
+		ipcq *q = ring_open(4, 64);
+		pid_t pid = fork();
+		if (pid == 0) {
+			ipcq_put(q, "x", 1, SEC);
+			sleep_ns(60 * SEC); /* killed holding it */
+			_exit(0);
+		}
+		size_t n;
+		char c;
+		SHM_CHECK(ipcq_get(q, &c, 1, &n, 5 * SEC) == IPCQ_OK, "round %d: get", i);
+		kill(pid, SIGKILL);
+		shm_wait(pid, 5 * SEC);
+		ipcq_close(q);
+	}
+	shm_list_dev_shm(after, sizeof after);
+	SHM_CHECK(strcmp(before, after) == 0, "/dev/shm changed: before\n%s\nafter\n%s", before, after);
+}
+
+int shm_add_shmring(void)
+{
+	CU_pSuite s = CU_add_suite("shmring", NULL, NULL);
+	if (!s)
+		return CU_get_error();
+	if (!CU_add_test(s, "kill9_producer_mid_publish_x1000", t_kill9_producer_mid_publish) ||
+	    !CU_add_test(s, "kill9_consumer_mid_get_x300", t_kill9_consumer_mid_get) ||
+	    !CU_add_test(s, "mpmc_4x4_million_checksummed", t_mpmc_4x4_million) ||
+	    !CU_add_test(s, "futex_only_1x1_no_lost_wakeup", t_futex_only_1x1) ||
+	    !CU_add_test(s, "futex_only_4x4_no_lost_wakeup", t_futex_only_4x4) ||
+	    !CU_add_test(s, "wrap_around_mixed_sizes", t_wrap_mixed_sizes) ||
+	    !CU_add_test(s, "capacity_and_qsize_across_laps", t_capacity_and_qsize_across_laps) ||
+	    !CU_add_test(s, "no_dev_shm_entry", t_no_dev_shm_entry))
+		return CU_get_error();
+	return CUE_SUCCESS;
+}
