@@ -52,4 +52,29 @@ uint64_t ipcb_quantile_sorted_u64(const uint64_t *x, size_t n, double q);
  * of the two middle values when n is even); 0 if n == 0 or malloc fails. */
 double ipcb_median(const double *x, size_t n);
 
+/* --- two-sample tests, for `ipcbench compare` ------------------------------- */
+
+/* Largest sample size for which the exact Mann-Whitney distribution is used. */
+#define IPCB_MWU_EXACT_MAX 50
+
+/* Mann-Whitney U test of x[0..nx) against y[0..ny) (both >= 1), two-sided.
+ * *u gets U of x (pairs x > y, ties counting 1/2). Without ties and with
+ * nx, ny <= IPCB_MWU_EXACT_MAX the p-value is exact (scipy method="exact":
+ * 2 P(U >= max(Ux, Uy)), at most 1); otherwise the normal approximation
+ * with tie correction and continuity correction (scipy "asymptotic").
+ * *exact says which. Returns the p-value, or -1 if malloc fails. */
+double ipcb_mwu_test(const double *x, size_t nx, const double *y, size_t ny, double *u, int *exact);
+
+/* Hodges-Lehmann shift of y against x: the median of the nx*ny differences
+ * y[j] - x[i], and Moses' distribution-free confidence interval at level
+ * 1 - alpha from the order statistics of those differences, the rank taken
+ * from the exact U distribution (n <= IPCB_MWU_EXACT_MAX) or its normal
+ * approximation. lo and hi fall back to the smallest/largest difference when
+ * the samples are too small for that level. Returns 0, or -1 (malloc). */
+int ipcb_hodges_lehmann(const double *x, size_t nx, const double *y, size_t ny, double alpha,
+                        double *shift, double *lo, double *hi);
+
+/* P(Z > z) for a standard normal Z. */
+double ipcb_normal_sf(double z);
+
 #endif /* IPCB_STATS_H */

@@ -4,10 +4,12 @@
 #include "wlutil.h"
 #include "stats.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int ipcb_pin_self(struct ipcb_pin *pin, hwloc_topology_t topo, int cpu, char *err, size_t errlen)
@@ -60,4 +62,46 @@ ipcq_config ipcb_queue_config(size_t max_msg)
 	struct sigaction sa;
 	bool ignored = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
 	return (ipcq_config){ .max_msg = max_msg, .flags = ignored ? IPCQ_SIGPIPE_IGNORED : 0 };
+}
+
+/* "[MECH:]NS" -> mech ("" = all) and ns; 0 or -1. */
+static int test_delay_parse(const char *s, char *mech, size_t mechlen, uint64_t *ns)
+{
+	const char *colon = strchr(s, ':');
+	const char *num = colon ? colon + 1 : s;
+	snprintf(mech, mechlen, "%.*s", colon ? (int)(colon - s) : 0, s);
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(num, &end, 10);
+	if (!*num || *end || errno || *num == '-' || v > 1000000000ULL)
+		return -1;
+	*ns = v;
+	return 0;
+}
+
+int ipcb_test_delay_check(const char **value, char *err, size_t errlen)
+{
+	const char *s = getenv("IPCB_TEST_DELAY");
+	char mech[64];
+	uint64_t ns;
+	*value = s;
+	if (!s)
+		return 0;
+	if (test_delay_parse(s, mech, sizeof mech, &ns) == 0 && (!*mech || ipcq_mech_find(mech)))
+		return 0;
+	snprintf(err, errlen,
+	         "IPCB_TEST_DELAY='%s': give [MECHANISM:]NANOSECONDS (at most 1e9), e.g. pipe:20000, "
+	         "with a mechanism from `ipcbench list mechanisms`; it is for tests only, unset it otherwise",
+	         s);
+	return -1;
+}
+
+uint64_t ipcb_test_delay_ns(const ipcq_mech *m)
+{
+	const char *s = getenv("IPCB_TEST_DELAY");
+	char mech[64];
+	uint64_t ns;
+	if (!s || test_delay_parse(s, mech, sizeof mech, &ns) != 0)
+		return 0;
+	return !*mech || (m && !strcmp(mech, ipcq_mech_name(m))) ? ns : 0;
 }

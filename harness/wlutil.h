@@ -10,6 +10,7 @@
 
 #include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* The benchmark thread's CPU set before a workload pinned it. */
 struct ipcb_pin {
@@ -34,5 +35,17 @@ ipcq_config ipcb_queue_config(size_t max_msg);
 
 /* "IPCQ_LIMIT: <message>" for the last failure on handle, in buf. */
 const char *ipcb_status_text(int status, const void *handle, char *buf, size_t len);
+
+/* Test-only slowdown, so tests can check the regression gate catches a slower
+ * mechanism through the real pipeline without touching mechanism code:
+ * environment variable IPCB_TEST_DELAY=[MECHANISM:]NANOSECONDS. The
+ * pingpong echo side and each stream consumer spin that long per message
+ * (for every mechanism, or only the one named). Returns the delay for m,
+ * 0 when unset, malformed or for another mechanism. */
+uint64_t ipcb_test_delay_ns(const ipcq_mech *m);
+
+/* Checks IPCB_TEST_DELAY: 0 when unset (*value = NULL) or well formed
+ * (*value = its text), -1 with err when malformed. */
+int ipcb_test_delay_check(const char **value, char *err, size_t errlen);
 
 #endif

@@ -49,6 +49,7 @@ static int echo_main(void *arg)
 		ipcq_release(x->ping, IPCQ_PRODUCER);
 		ipcq_release(x->pong, IPCQ_CONSUMER);
 	}
+	uint64_t delay = ipcb_test_delay_ns(x->c->mech); /* IPCB_TEST_DELAY, tests only */
 	void *buf = malloc(size);
 	if (!buf) {
 		ipcb_report_fail(x->report, "echo side: malloc(%zu) failed", size);
@@ -72,6 +73,8 @@ static int echo_main(void *arg)
 			rc = 0;
 			break;
 		}
+		if (delay)
+			ipcb_busy_wait_ns(delay);
 		st = ipcq_put(x->pong, buf, len, IPCQ_FOREVER);
 		if (st != IPCQ_OK) {
 			ipcb_report_fail(x->report, "echo side: ipcq_put(pong) of message %llu: %s",

@@ -127,6 +127,7 @@ static int consumer_main(void *arg)
 	char t[300];
 	if (!x->thread)
 		ipcq_release(x->q, IPCQ_PRODUCER);
+	uint64_t delay = ipcb_test_delay_ns(x->c->mech); /* IPCB_TEST_DELAY, tests only */
 	void *buf = malloc(size);
 	if (!buf) {
 		ipcb_report_fail(&ctl->report, "consumer %u: malloc(%zu) failed", e->id, size);
@@ -143,6 +144,8 @@ static int consumer_main(void *arg)
 			                 (unsigned long long)got, ipcb_status_text(st, x->q, t, sizeof t));
 			break;
 		}
+		if (delay)
+			ipcb_busy_wait_ns(delay);
 		if (len != size) {
 			ipcb_report_fail(&ctl->report, "consumer %u: message %llu is %zu bytes, sent %zu", e->id,
 			                 (unsigned long long)got, len, size);
