@@ -1,10 +1,12 @@
 /*
  * cli.c - `ipcbench` subcommands: list, topology, run, conformance,
- * report and compare (later issues), help and version.
+ * report (report.c), compare (compare.c), help and version.
  *
  * Sections: help texts; list; topology; conformance; run; main.
  */
 #include "cli.h"
+#include "compare.h"
+#include "report.h"
 #include "runner.h"
 
 #include <errno.h>
@@ -28,8 +30,9 @@ static const char usage_main[] =
 	"  topology                     this machine and the CPUs each placement uses\n"
 	"  run [options]                run a benchmark suite (default: quick)\n"
 	"  conformance [--mechanism L]  the conformance battery (ipcq-conformance)\n"
-	"  report DIR                   charts and report.md (not implemented yet)\n"
-	"  compare BASE.json NEW.json   regression check (not implemented yet)\n"
+	"  report DIR                   charts, report.md and index.html from a results folder\n"
+	"  report --compare A B         two runs on the same charts\n"
+	"  compare BASE.json NEW.json   regression check: exit 1 on a significant slowdown\n"
 	"  --version                    print the version\n"
 	"\n"
 	"`ipcbench <command> --help` explains each command.\n";
@@ -63,7 +66,7 @@ static const char usage_run[] =
 	"  --suite S        built-in suite (quick, full, ci: see `ipcbench list suites`)\n"
 	"                   or a path to your own .suite file; default quick\n"
 	"  --mechanism L    only these mechanisms (comma-separated; `ipcbench list mechanisms`)\n"
-	"  --workload L     only these workloads: pingpong, stream, limit, limit/c2c, ...\n"
+	"  --workload L     only these workloads: pingpong, stream, shared, limit, limit/c2c, ...\n"
 	"  --mode L         process, thread\n"
 	"  --placement L    same-pu, smt, cross-core, cross-l3, cross-numa, cross-package, os\n"
 	"  --size L         message sizes: 8, 64, 4K (=4KiB), 1M (=1MiB)\n"
@@ -262,10 +265,31 @@ static const char *opt_value(int argc, char **argv, int *i, const char *opt)
 	return NULL;
 }
 
+/* The command line as a shell would take it back: args outside [A-Za-z0-9_./=,:+@%-] single-quoted. */
+static void shell_join(char *buf, size_t len, const char *prog, int argc, char **argv)
+{
+	size_t o = (size_t)snprintf(buf, len, "%s", prog);
+	for (int i = 0; i < argc && o < len; i++) {
+		const char *a = argv[i];
+		bool plain = *a != 0;
+		for (const char *p = a; *p; p++)
+			plain &= !!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./=,:+@%-", *p);
+		o += (size_t)snprintf(buf + o, len - o, plain ? " %s" : " '", a);
+		if (plain)
+			continue;
+		for (const char *p = a; *p && o < len; p++)
+			o += (size_t)snprintf(buf + o, len - o, *p == '\'' ? "'\\''" : "%c", *p);
+		if (o < len)
+			o += (size_t)snprintf(buf + o, len - o, "'");
+	}
+}
+
 static int cmd_run(int argc, char **argv, char *prog)
 {
 	struct ipcb_run_opts o = { 0 };
-	char err[1200];
+	char err[1200], command[4096];
+	shell_join(command, sizeof command, prog, argc, argv);
+	o.command = command;
 	for (int i = 1; i < argc; i++) {
 		if (is_help(argv[i])) {
 			fputs(usage_run, stdout);
@@ -332,17 +356,6 @@ static int cmd_run(int argc, char **argv, char *prog)
 
 /* --- main ----------------------------------------------------------------------- */
 
-static int not_yet(int argc, char **argv, const char *what, int issue)
-{
-	for (int i = 1; i < argc; i++)
-		if (is_help(argv[i])) {
-			printf("ipcbench %s: not implemented yet: see issue %d\n", what, issue);
-			return 0;
-		}
-	fprintf(stderr, "ipcbench %s: not implemented yet: see issue %d\n", what, issue);
-	return 2;
-}
-
 int ipcb_cli_main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -370,9 +383,9 @@ int ipcb_cli_main(int argc, char **argv)
 	if (!strcmp(cmd, "conformance"))
 		return cmd_conformance(argc, argv);
 	if (!strcmp(cmd, "report"))
-		return not_yet(argc, argv, "report", 6);
+		return ipcb_report_main(argc, argv);
 	if (!strcmp(cmd, "compare"))
-		return not_yet(argc, argv, "compare", 7);
+		return ipcb_compare_main(argc, argv);
 	fprintf(stderr, "ipcbench: unknown command '%s'\n%s", cmd, usage_main);
 	return 2;
 }

@@ -27,6 +27,7 @@ static const struct ipcb_workload *const workloads[] = {
 	&ipcb_workload_pingpong,
 	&ipcb_workload_stream,
 	&ipcb_workload_limit,
+	&ipcb_workload_shared,
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -71,7 +72,7 @@ int ipcb_parse_workloads(const char *list, struct ipcb_filter *f, char *err, siz
 			w = &ipcb_workload_limit;
 		if (!w) {
 			snprintf(err, errlen,
-			         "unknown workload '%s': valid workloads are pingpong, stream, limit "
+			         "unknown workload '%s': valid workloads are pingpong, stream, shared, limit "
 			         "(or one limit row: limit/c2c, limit/memcpy, limit/ring)", t);
 			return -1;
 		}
@@ -224,6 +225,11 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 				continue;
 			const ipcq_mech *m = ipcq_mech_at(mi);
 			unsigned caps = ipcq_mech_caps(m);
+			if (l->wl == &ipcb_workload_shared && !(caps & IPCQ_CAP_SHARED)) {
+				if (add_skip(p, "skip: shared over %s: it lacks IPCQ_CAP_SHARED", ipcq_mech_name(m)))
+					return -1;
+				continue;
+			}
 			for (unsigned mode = IPCB_MODE_PROCESS; mode <= IPCB_MODE_THREAD; mode <<= 1) {
 				if (!(modes & mode))
 					continue;
@@ -367,7 +373,7 @@ static void human_bytes(double v, char *buf, size_t len)
 /* The row's key figures as one readable cell. */
 static void summary_cell(const struct ipcb_gb_result *r, char *buf, size_t len)
 {
-	double p50, p99, mean, ips, bps;
+	double p50, p99, mean, ips, bps, ops, aops;
 	char a[32], b[32], c[32];
 	if (r->error_occurred) {
 		snprintf(buf, len, "ERROR: %s", r->error_message);
@@ -377,6 +383,12 @@ static void summary_cell(const struct ipcb_gb_result *r, char *buf, size_t len)
 		human_ns(p99, b, sizeof b);
 		human_ns(mean, c, sizeof c);
 		snprintf(buf, len, "rtt p50 %-8s p99 %-8s mean %s", a, b, c);
+	} else if (ipcb_gb_result_counter(r, "ops_per_second", &ops)) {
+		human_rate(ops, "ops/s", a, sizeof a);
+		aops = 0;
+		ipcb_gb_result_counter(r, "atomic_ops_per_second", &aops);
+		human_rate(aops, "ops/s", b, sizeof b);
+		snprintf(buf, len, "%-14s plain atomic %s", a, b);
 	} else if (ipcb_gb_result_counter(r, "items_per_second", &ips)) {
 		human_rate(ips, "msg/s", a, sizeof a);
 		bps = 0;
@@ -590,7 +602,7 @@ static void csv_str(FILE *f, const char *s)
 
 static const char *const csv_counters[] = {
 	"items_per_second", "bytes_per_second", "rtt_p50_ns", "rtt_p90_ns", "rtt_p99_ns", "rtt_p999_ns",
-	"rtt_max_ns", "rtt_mean_ns", "timer_cost_ns", "batch_msgs",
+	"rtt_max_ns", "rtt_mean_ns", "timer_cost_ns", "batch_msgs", "ops_per_second", "atomic_ops_per_second",
 };
 
 static int write_csv(const char *path, char *err, size_t errlen)
@@ -745,7 +757,14 @@ int ipcb_run(const struct ipcb_run_opts *o)
 		ipcb_env_set(env, "placements", places);
 		ipcb_env_set(env, "suite", suite.name);
 		ipcb_env_set(env, "sigpipe", "ignored; queues opened with IPCQ_SIGPIPE_IGNORED");
-		if (ipcb_env_add_to_gbench(env) != 0)
+		const char *delay; /* a run slowed on purpose must say so in its results */
+		if (ipcb_test_delay_check(&delay, err, sizeof err) != 0)
+			fprintf(stderr, "ipcbench run: %s (ignored)\n", err);
+		else if (delay)
+			fprintf(stderr, "ipcbench run: IPCB_TEST_DELAY=%s: slowed on purpose, for tests only\n", delay);
+		if (delay)
+			ipcb_env_set(env, "test_delay", delay);
+		if (ipcb_env_add_to_gbench(env) != 0 || (o->command && ipcb_gb_add_context("command", o->command) != 0))
 			fprintf(stderr, "ipcbench run: some environment keys did not reach results.json\n");
 		free(env);
 	}

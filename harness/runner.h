@@ -45,6 +45,7 @@ struct ipcb_run_opts {
 	bool gb_display;        /* the user chose --benchmark_format: leave Google Benchmark's output on stdout */
 	bool gb_min_time;       /* --benchmark_min_time given: it beats the suite's min_time */
 	bool gb_repetitions;    /* --benchmark_repetitions given: it beats the suite's repetitions */
+	const char *command;    /* the command line as typed, shell-quoted: context "command" (report's reproduce line) */
 };
 
 /* Runs a suite; returns the process exit status (0 ran, 1 could not write results, 2 usage). */

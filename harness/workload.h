@@ -55,6 +55,7 @@ struct ipcb_workload {
 extern const struct ipcb_workload ipcb_workload_pingpong;
 extern const struct ipcb_workload ipcb_workload_stream;
 extern const struct ipcb_workload ipcb_workload_limit;
+extern const struct ipcb_workload ipcb_workload_shared;
 
 /* Number of workloads, and the i-th in the table (NULL past the end). */
 size_t ipcb_workload_count(void);

@@ -34,5 +34,7 @@ int ut_add_stats(void);
 int ut_add_placement(void);
 int ut_add_env(void);
 int ut_add_gbench(void);
+int ut_add_compare(void);
+int ut_add_suite(void);
 
 #endif

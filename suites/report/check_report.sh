@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# check_report.sh IPCBENCH DATA_DIR - the ctest entry "report": runs
+# `ipcbench report` on a copy of DATA_DIR/results.json (a real quick-suite run
+# of pipe, mqueue and inproc with a short min_time) in a temporary folder and
+# checks that every chart was drawn as a non-empty SVG and PNG, that
+# index.html and report.md reference only data: URIs or files that exist,
+# that the replot script redraws, that --compare draws, and that unreadable
+# or foreign JSON is refused with exit status 2 and the file's name.
+set -euo pipefail
+
+bin=$1
+data=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+run=$tmp/run
+mkdir "$run"
+cp "$data/results.json" "$run/"
+"$bin" report "$run" || fail "ipcbench report $run exited $?"
+
+charts=(throughput-same-pu throughput-cross-core latency-64 latency-4096 latency-65536
+        cdf-64-cross-core heatmap-64 heatmap-4096 heatmap-65536 efficiency)
+for c in "${charts[@]}"; do
+  for ext in svg png dat; do
+    [[ -s $run/report/$c.$ext ]] || fail "$run/report/$c.$ext is missing or empty"
+  done
+  [[ $(head -c 4 "$run/report/$c.png" | tail -c 3) == PNG ]] || fail "$c.png is not a PNG file"
+  grep -q '<svg' "$run/report/$c.svg" || fail "$c.svg is not an SVG file"
+done
+
+# Self-contained: every src/href of index.html is a data: URI or a file in the folder.
+mapfile -t refs < <(grep -oE '(src|href)="[^"]*"' "$run/index.html" | sed -E 's/^(src|href)="//; s/"$//')
+embedded=0
+for ref in "${refs[@]}"; do
+  case $ref in
+    data:image/svg+xml\;base64,*) embedded=$((embedded + 1)) ;;
+    data:*) ;;
+    /* | *://*) fail "index.html references $ref: not relative, the page breaks when the folder is copied" ;;
+    *) [[ -s $run/$ref ]] || fail "index.html references $ref, which does not exist" ;;
+  esac
+done
+[[ $embedded -eq ${#charts[@]} ]] || fail "index.html embeds $embedded charts, expected ${#charts[@]}"
+mapfile -t mdrefs < <(grep -oE '\]\(report/[^)]*\)' "$run/report.md" | sed -E 's/^\]\(//; s/\)$//')
+for ref in "${mdrefs[@]}"; do
+  [[ -s $run/$ref ]] || fail "report.md references $ref, which does not exist"
+done
+grep -q 'No data: run a suite with the cpu workload' "$run/report.md" ||
+  fail "report.md does not say that the cpu pool chart has no data"
+grep -q '^## Reproduce' "$run/report.md" || fail "report.md has no Reproduce section"
+grep -q 'ipcbench run --suite quick' "$run/report.md" || fail "report.md does not give the command that made the run"
+
+# The data files and scripts redraw by hand.
+rm "$run/report/efficiency.svg"
+(cd "$run/report" && sh replot.sh) || fail "report/replot.sh failed"
+[[ -s $run/report/efficiency.svg ]] || fail "replot.sh did not redraw efficiency.svg"
+
+# Two runs on the same charts.
+mkdir "$tmp/run2"
+cp "$data/results.json" "$tmp/run2/"
+"$bin" report --compare "$run" "$tmp/run2" || fail "ipcbench report --compare exited $?"
+for c in compare-throughput-cross-core compare-latency-64; do
+  [[ -s $tmp/run2/compare/report/$c.svg && -s $tmp/run2/compare/report/$c.png ]] ||
+    fail "--compare did not draw $c"
+done
+[[ -s $tmp/run2/compare/index.html ]] || fail "--compare wrote no index.html"
+
+# Unreadable or foreign JSON: exit 2, the message names the file.
+expect2() {
+  local file=$1 what=$2 rc=0
+  "$bin" report "$file" 2>"$tmp/err" || rc=$?
+  [[ $rc -eq 2 ]] || fail "ipcbench report on $what exited $rc, expected 2"
+  grep -qF "$file" "$tmp/err" || fail "the error for $what does not name $file: $(cat "$tmp/err")"
+}
+printf '{"name": "left-pad", "version": "1.3.0"}\n' >"$tmp/foreign.json"
+expect2 "$tmp/foreign.json" "a foreign JSON file"
+printf '{"context": {}, "benchmarks": [{"name": "BM_memcpy/8", "real_time": 1}]}\n' >"$tmp/gbench.json"
+expect2 "$tmp/gbench.json" "another program's Google Benchmark JSON"
+printf '{"benchmarks": [' >"$tmp/truncated.json"
+expect2 "$tmp/truncated.json" "truncated JSON"
+mkdir "$tmp/empty"
+expect2 "$tmp/empty/results.json" "a folder without results.json"
+
+echo "report: ${#charts[@]} charts drawn, index.html self-contained, compare drawn, foreign JSON refused"
