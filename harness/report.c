@@ -12,6 +12,7 @@
  */
 #include "report.h"
 #include "placement.h"
+#include "units.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -404,21 +405,6 @@ static const char *fmt_ns(double ns, char *b, size_t n)
 		snprintf(b, n, "%.1f µs", ns / 1e3);
 	else
 		snprintf(b, n, "%.0f ns", ns);
-	return b;
-}
-
-static const char *fmt_si(double v, const char *unit, char *b, size_t n)
-{
-	if (isnan(v))
-		snprintf(b, n, "–");
-	else if (v >= 1e9)
-		snprintf(b, n, "%.2f G%s", v / 1e9, unit);
-	else if (v >= 1e6)
-		snprintf(b, n, "%.2f M%s", v / 1e6, unit);
-	else if (v >= 1e3)
-		snprintf(b, n, "%.1f k%s", v / 1e3, unit);
-	else
-		snprintf(b, n, "%.1f %s", v, unit);
 	return b;
 }
 
@@ -1136,7 +1122,7 @@ static void compute_findings(const struct run *r, struct findings *fs)
 			}
 			if (best)
 				finding(fs, "Fastest stream, %s, %s, %s: **%s** at %s%s%s%s%s%s.", mode_names[mode],
-				        fmt_size(r->sizes[s], sz, sizeof sz), hp, best->mech, fmt_si(val(best, C_IPS), "msg/s", a, sizeof a),
+				        fmt_size(r->sizes[s], sz, sizeof sz), hp, best->mech, ipcb_fmt_rate(val(best, C_IPS), "msg/s", a, sizeof a),
 				        second ? " (" : "", second ? fmt_ratio(val(best, C_IPS) / val(second, C_IPS), b, sizeof b) : "",
 				        second ? " the next best, " : "", second ? second->mech : "", second ? ")" : "");
 			best = second = NULL;
@@ -1201,7 +1187,7 @@ static void compute_findings(const struct run *r, struct findings *fs)
 		}
 	if (bt)
 		finding(fs, "Closest to limit/ring (%s, %s at %s): %s %s at %.1f%% of its msgs/s.", hp,
-		        fmt_si(val(ring, C_IPS), "msg/s", a, sizeof a), fmt_size(ring->size, sz, sizeof sz), bt->mech,
+		        ipcb_fmt_rate(val(ring, C_IPS), "msg/s", a, sizeof a), fmt_size(ring->size, sz, sizeof sz), bt->mech,
 		        mode_names[bt->mode], 100 * val(bt, C_IPS) / val(ring, C_IPS));
 	if (bl)
 		finding(fs, "Closest to limit/c2c (%s, %s round trip): %s %s, whose p50 is %s the cache-line round trip.", hp,
@@ -1401,7 +1387,7 @@ static void table_headline(const struct run *r, struct table *t)
 			char a[48], b[48], c[48], d[48], e[48], f[48], g[48];
 			table_row(t, r->mechs[m], mode_names[mode], fmt_ns(val(pp, C_P50), a, sizeof a),
 			          fmt_ns(val(pp, C_P99), b, sizeof b), fmt_ns(val(pp, C_P999), c, sizeof c),
-			          fmt_si(val(sp, C_IPS), "msg/s", d, sizeof d), fmt_si(val(sb, C_BPS), "B/s", e, sizeof e),
+			          ipcb_fmt_rate(val(sp, C_IPS), "msg/s", d, sizeof d), ipcb_fmt_rate(val(sb, C_BPS), "B/s", e, sizeof e),
 			          isnan(val(sp, C_IPS) / val(ring, C_IPS)) ? "–" :
 			          (snprintf(f, sizeof f, "%.1f%%", 100 * val(sp, C_IPS) / val(ring, C_IPS)), f),
 			          fmt_ratio(val(pp, C_P50) / val(c2c, C_MEAN), g, sizeof g));
@@ -1421,14 +1407,14 @@ static void table_all(const struct run *r, struct table *t)
 			snprintf(cell, sizeof cell, "p50 %s, p99 %s, p99.9 %s", fmt_ns(val(w, C_P50), a, sizeof a),
 			         fmt_ns(val(w, C_P99), b, sizeof b), fmt_ns(val(w, C_P999), c, sizeof c));
 		else if (!isnan(val(w, C_IPS)))
-			snprintf(cell, sizeof cell, "%s, %s", fmt_si(val(w, C_IPS), "msg/s", a, sizeof a),
-			         fmt_si(val(w, C_BPS), "B/s", b, sizeof b));
+			snprintf(cell, sizeof cell, "%s, %s", ipcb_fmt_rate(val(w, C_IPS), "msg/s", a, sizeof a),
+			         ipcb_fmt_rate(val(w, C_BPS), "B/s", b, sizeof b));
 		else if (!isnan(val(w, C_BPS)))
-			snprintf(cell, sizeof cell, "copy %s", fmt_si(val(w, C_BPS), "B/s", a, sizeof a));
+			snprintf(cell, sizeof cell, "copy %s", ipcb_fmt_rate(val(w, C_BPS), "B/s", a, sizeof a));
 		else if (!isnan(val(w, C_MEAN)))
 			snprintf(cell, sizeof cell, "round trip %s (mean)", fmt_ns(val(w, C_MEAN), a, sizeof a));
 		else if (!isnan(val(w, C_TPS)))
-			snprintf(cell, sizeof cell, "%s", fmt_si(val(w, C_TPS), "tasks/s", a, sizeof a));
+			snprintf(cell, sizeof cell, "%s", ipcb_fmt_rate(val(w, C_TPS), "tasks/s", a, sizeof a));
 		else
 			snprintf(cell, sizeof cell, "(no counter the report knows)");
 		table_row(t, w->name, cell);
@@ -1475,6 +1461,14 @@ struct doc {
 	const char *reproduce_note;
 };
 
+/* What stands in place of a chart that was not drawn: why (no data, or gnuplot's failure). */
+static const char *undrawn_text(const struct out *o, const struct chart *c)
+{
+	if (!c->failed)
+		return c->caption;
+	return o->gnuplot_err[0] ? o->gnuplot_err : "Not drawn: gnuplot failed (see report/gnuplot.log).";
+}
+
 static void write_md(const struct out *o, const struct doc *d, FILE *f)
 {
 	fprintf(f, "# %s\n\n", d->title);
@@ -1502,7 +1496,7 @@ static void write_md(const struct out *o, const struct doc *d, FILE *f)
 			fprintf(f, "![%s](report/%s.png)\n\n%s ([SVG](report/%s.svg), [data](report/%s.dat))\n\n", c->title,
 			        c->base, c->caption, c->base, c->base);
 		else
-			fprintf(f, "%s\n\n", !c->failed ? c->caption : o->gnuplot_err[0] ? o->gnuplot_err : "Not drawn: gnuplot failed (see report/gnuplot.log).");
+			fprintf(f, "%s\n\n", undrawn_text(o, c));
 	}
 	if (d->nerrors) {
 		fputs("## Errors\n\n", f);
@@ -1598,7 +1592,7 @@ static void write_html(const struct out *o, const struct doc *d, FILE *f)
 			        c->base, c->base, c->base);
 		} else {
 			fputs("<p class=nodata>", f);
-			html_text(f, !c->failed ? c->caption : o->gnuplot_err[0] ? o->gnuplot_err : "Not drawn: gnuplot failed (see report/gnuplot.log).");
+			html_text(f, undrawn_text(o, c));
 			fputs("</p>\n", f);
 		}
 	}
@@ -1940,8 +1934,8 @@ static void table_compare(const struct run *a, const struct run *b, struct table
 			if (isnan(va) || isnan(vb))
 				continue;
 			bool time = ks[k] == C_P50 || ks[k] == C_P99 || ks[k] == C_MEAN;
-			table_row(t, wb->name, counter_names[ks[k]], time ? fmt_ns(va, x, sizeof x) : fmt_si(va, "/s", x, sizeof x),
-			          time ? fmt_ns(vb, y, sizeof y) : fmt_si(vb, "/s", y, sizeof y), fmt_ratio(vb / va, z, sizeof z));
+			table_row(t, wb->name, counter_names[ks[k]], time ? fmt_ns(va, x, sizeof x) : ipcb_fmt_rate(va, "/s", x, sizeof x),
+			          time ? fmt_ns(vb, y, sizeof y) : ipcb_fmt_rate(vb, "/s", y, sizeof y), fmt_ratio(vb / va, z, sizeof z));
 			if (ks[k] == C_IPS || ks[k] == C_MEAN)
 				break; /* one throughput figure per row is enough */
 		}

@@ -6,6 +6,7 @@
  * and `latest`; ipcb_run itself; `list suites`.
  */
 #include "runner.h"
+#include "units.h"
 #include "env.h"
 #include "wlutil.h"
 
@@ -338,18 +339,6 @@ void ipcb_case_started(const struct ipcb_case *c)
 	progress_draw();
 }
 
-static void human_rate(double v, const char *unit, char *buf, size_t len)
-{
-	if (v >= 1e9)
-		snprintf(buf, len, "%.2fG %s", v / 1e9, unit);
-	else if (v >= 1e6)
-		snprintf(buf, len, "%.2fM %s", v / 1e6, unit);
-	else if (v >= 1e3)
-		snprintf(buf, len, "%.1fk %s", v / 1e3, unit);
-	else
-		snprintf(buf, len, "%.1f %s", v, unit);
-}
-
 static void human_ns(double ns, char *buf, size_t len)
 {
 	if (ns >= 1e6)
@@ -384,13 +373,13 @@ static void summary_cell(const struct ipcb_gb_result *r, char *buf, size_t len)
 		human_ns(mean, c, sizeof c);
 		snprintf(buf, len, "rtt p50 %-8s p99 %-8s mean %s", a, b, c);
 	} else if (ipcb_gb_result_counter(r, "ops_per_second", &ops)) {
-		human_rate(ops, "ops/s", a, sizeof a);
+		ipcb_fmt_rate(ops, "ops/s", a, sizeof a);
 		aops = 0;
 		ipcb_gb_result_counter(r, "atomic_ops_per_second", &aops);
-		human_rate(aops, "ops/s", b, sizeof b);
+		ipcb_fmt_rate(aops, "ops/s", b, sizeof b);
 		snprintf(buf, len, "%-14s plain atomic %s", a, b);
 	} else if (ipcb_gb_result_counter(r, "items_per_second", &ips)) {
-		human_rate(ips, "msg/s", a, sizeof a);
+		ipcb_fmt_rate(ips, "msg/s", a, sizeof a);
 		bps = 0;
 		ipcb_gb_result_counter(r, "bytes_per_second", &bps);
 		human_bytes(bps, b, sizeof b);

@@ -37,6 +37,18 @@
 #endif
 
 #define SPIN_BEFORE_YIELD 4096
+
+/* One step of a wait: pause, and yield the CPU every `spins` steps so a
+ * peer sharing this CPU (same-pu) can run. */
+static inline void spin_wait(unsigned *n, unsigned spins)
+{
+	if (++*n > spins) {
+		sched_yield();
+		*n = 0;
+	} else {
+		cpu_relax();
+	}
+}
 #define STOP_SEQ UINT64_MAX
 #define END_TIMEOUT_NS 5000000000LL
 
@@ -75,12 +87,7 @@ static int c2c_echo(void *arg)
 		uint64_t v;
 		unsigned n = 0;
 		while ((v = atomic_load_explicit(&x->line, memory_order_acquire)) != want && v != STOP_SEQ) {
-			if (++n > x->spins) {
-				sched_yield();
-				n = 0;
-			} else {
-				cpu_relax();
-			}
+			spin_wait(&n, x->spins);
 		}
 		if (v == STOP_SEQ)
 			return 0;
@@ -94,12 +101,7 @@ static inline void c2c_round(struct c2c *x, uint64_t *v)
 	unsigned n = 0;
 	atomic_store_explicit(&x->line, *v + 1, memory_order_release);
 	while (atomic_load_explicit(&x->line, memory_order_acquire) != want) {
-		if (++n > x->spins) {
-			sched_yield();
-			n = 0;
-		} else {
-			cpu_relax();
-		}
+		spin_wait(&n, x->spins);
 	}
 	*v = want;
 }
@@ -213,12 +215,7 @@ static int ring_consumer(void *arg)
 			head = atomic_load_explicit(&r->head, memory_order_acquire);
 			if (head != tail)
 				break;
-			if (++n > r->spins) {
-				sched_yield();
-				n = 0;
-			} else {
-				cpu_relax();
-			}
+			spin_wait(&n, r->spins);
 		}
 		const unsigned char *s = r->slot[tail & (RING_SLOTS - 1)];
 		uint64_t seq = ipcb_payload_seq(s);
@@ -246,12 +243,7 @@ static bool ring_room(struct ring *r, uint64_t head, uint64_t *tail_cache, struc
 		*tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
 		if (head - *tail_cache < RING_SLOTS)
 			break;
-		if (++n > r->spins) {
-			sched_yield();
-			n = 0;
-		} else {
-			cpu_relax();
-		}
+		spin_wait(&n, r->spins);
 		if ((++waits & 0xfffff) == 0) {
 			char why[128];
 			if (ipcb_peer_ended(peer, why, sizeof why))

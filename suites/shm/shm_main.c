@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,19 +15,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-bool shm_check(bool ok, const char *file, int line, const char *fmt, ...)
-{
-	char msg[1024] = "";
-	if (!ok) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof msg, fmt, ap);
-		va_end(ap);
-	}
-	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, (unsigned)line, ok ? "" : msg, file, "", CU_FALSE);
-	return ok;
-}
 
 int64_t shm_now(void)
 {

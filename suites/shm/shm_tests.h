@@ -6,6 +6,7 @@
 #ifndef IPCQ_SHM_TESTS_H
 #define IPCQ_SHM_TESTS_H
 
+#include "cu_check.h"
 #include "ipcq.h"
 
 #include <CUnit/CUnit.h>
@@ -29,8 +30,6 @@ int shm_wait(pid_t pid, int64_t timeout_ns);
 void shm_list_dev_shm(char *buf, size_t cap);
 
 /* A CUnit assertion with a printf message (CUnit copies it). */
-#define SHM_CHECK(cond, ...) shm_check((cond), __FILE__, __LINE__, __VA_ARGS__)
-bool shm_check(bool ok, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+#define SHM_CHECK(cond, ...) cu_check((cond), __FILE__, __LINE__, __VA_ARGS__)
 
 #endif /* IPCQ_SHM_TESTS_H */

@@ -6,10 +6,9 @@
 #include <CUnit/CUnit.h>
 #include <stdbool.h>
 
-/* Records a CUnit assertion at file:line; on failure the message is
- * formatted from fmt. Returns ok so callers can stop early. */
-bool ut_check(bool ok, const char *file, int line, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+#include "cu_check.h"
+
+#define ut_check cu_check
 
 #define UT_TRUE(cond, ...) ut_check(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 

@@ -1,24 +1,8 @@
 /* unit_main.c — runs every harness unit suite; exit 1 on any failure. */
 #include <CUnit/Basic.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "unit.h"
-
-bool ut_check(bool ok, const char *file, int line, const char *fmt, ...)
-{
-	char msg[1024] = "";
-	if (!ok) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof msg, fmt, ap);
-		va_end(ap);
-	}
-	/* CUnit copies the message, so a stack buffer is fine */
-	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, (unsigned)line, ok ? "" : msg, file, "",
-	                        CU_FALSE);
-	return ok;
-}
 
 int main(void)
 {
