@@ -216,6 +216,13 @@ struct ipcq__fdq {
 int ipcq__fdq_open(struct ipcq__fdq *q, int rfd, int wfd, bool is_socket, const ipcq_config *cfg);
 /* Two ends of one duplex connection over a blocking connected socket pair (fa, fb); on failure closes them. */
 int ipcq__fdq_pair(struct ipcq__fdq *a, struct ipcq__fdq *b, int fa, int fb, size_t max_msg);
+/* The vtable lines of a mechanism whose state is struct P and whose ops are
+ * named P_open, P_put, P_get, P_poll, P_qsize, P_release and P_close: each
+ * mechanism then spells out only what is its own (name, caps, defaults). */
+#define IPCQ_MECH_QUEUE_OPS(P)                                                                      \
+	.state_size = sizeof(struct P), .open = P##_open, .put = P##_put, .get = P##_get,                 \
+	.poll = P##_poll, .qsize = P##_qsize, .release = P##_release, .close = P##_close
+
 /* The ops of a byte-stream mechanism: st is its struct ipcq__fdq. Put them straight in the vtable. */
 #define IPCQ__FDQ_OPS                                                                              \
 	.state_size = sizeof(struct ipcq__fdq), .put = ipcq__fdq_put, .get = ipcq__fdq_get,              \

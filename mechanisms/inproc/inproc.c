@@ -247,18 +247,11 @@ static int inproc_release(void *st, unsigned roles)
 
 const struct ipcq_mech ipcq_mech_inproc = {
 	.version = IPCQ_MECH_VERSION,
+	IPCQ_MECH_QUEUE_OPS(inproc),
 	.name = "inproc",
 	.summary = "threads of one process: mutex, two condvars and a ring of message copies",
 	.caps = IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN | IPCQ_CAP_HUGE |
 	        IPCQ_CAP_BOUNDED,
-	.state_size = sizeof(struct inproc),
 	.default_capacity = 1024,
 	.default_max_msg = 1024 * 1024,
-	.open = inproc_open,
-	.put = inproc_put,
-	.get = inproc_get,
-	.poll = inproc_poll,
-	.qsize = inproc_qsize,
-	.release = inproc_release,
-	.close = inproc_close,
 };

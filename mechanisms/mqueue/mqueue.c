@@ -501,18 +501,11 @@ static int mqueue_release(void *st, unsigned roles)
 
 const struct ipcq_mech ipcq_mech_mqueue = {
 	.version = IPCQ_MECH_VERSION,
+	IPCQ_MECH_QUEUE_OPS(mqueue),
 	.name = "mqueue",
 	.summary = "POSIX message queue, private and unlinked at once; waits with poll()",
 	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE |
 	        IPCQ_CAP_ZEROLEN | IPCQ_CAP_FD | IPCQ_CAP_BOUNDED,
-	.state_size = sizeof(struct mqueue),
 	.default_capacity = 10,  /* the kernel's default fs.mqueue.msg_max */
 	.default_max_msg = 8192, /* and fs.mqueue.msgsize_max */
-	.open = mqueue_open,
-	.put = mqueue_put,
-	.get = mqueue_get,
-	.poll = mqueue_poll,
-	.qsize = mqueue_qsize,
-	.release = mqueue_release,
-	.close = mqueue_close,
 };

@@ -727,21 +727,14 @@ static int shmmgr_shared_cas(void *st, const char *key, int64_t expect, int64_t 
 
 const struct ipcq_mech ipcq_mech_shmmgr = {
 	.version = IPCQ_MECH_VERSION,
+	IPCQ_MECH_QUEUE_OPS(shmmgr),
 	.name = "shmmgr",
 	.summary = "shared-memory manager: bounded queue and shared values under a robust "
 	           "process-shared lock, futex sequence condvars",
 	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN |
 	        IPCQ_CAP_BOUNDED | IPCQ_CAP_ROBUST | IPCQ_CAP_SHARED,
-	.state_size = sizeof(struct shmmgr),
 	.default_capacity = 1024,
 	.default_max_msg = 64 * 1024,
-	.open = shmmgr_open,
-	.put = shmmgr_put,
-	.get = shmmgr_get,
-	.poll = shmmgr_poll,
-	.qsize = shmmgr_qsize,
-	.release = shmmgr_release,
-	.close = shmmgr_close,
 	.shared_open = shmmgr_shared_open,
 	.shared_set = shmmgr_shared_set,
 	.shared_get = shmmgr_shared_get,
