@@ -84,4 +84,19 @@ expect2 "$tmp/truncated.json" "truncated JSON"
 mkdir "$tmp/empty"
 expect2 "$tmp/empty/results.json" "a folder without results.json"
 
+# The page in a real browser, when one is installed (ci/setup does not pull
+# Chromium's ~300 MB in): every image decoded after the load event.
+browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+if [[ -n $browser ]]; then
+  sed 's|</body>|<script>addEventListener("load", () => { const i = [...document.images]; document.body.dataset.loaded = i.filter(x => x.complete \&\& x.naturalWidth > 0).length + "/" + i.length; });</script></body>|' \
+    "$run/index.html" >"$run/browser-check.html"
+  got=$(timeout 90 "$browser" --headless=new --no-sandbox --disable-gpu --virtual-time-budget=5000 \
+          --dump-dom "file://$run/browser-check.html" 2>/dev/null | grep -oE 'data-loaded="[0-9]+/[0-9]+"' || true)
+  [[ $got == "data-loaded=\"${#charts[@]}/${#charts[@]}\"" ]] ||
+    fail "$(basename "$browser") headless: images loaded ${got:-unknown}, expected ${#charts[@]}/${#charts[@]}"
+  echo "report: $(basename "$browser") headless loaded every image of index.html (${#charts[@]}/${#charts[@]})"
+else
+  echo "report: no chromium installed: the headless browser check is skipped (apt-get install chromium)"
+fi
+
 echo "report: ${#charts[@]} charts drawn, index.html self-contained, compare drawn, foreign JSON refused"
