@@ -168,6 +168,66 @@ IPCQ_API int ipcq_shared_cas(ipcq_shared *s, const char *key, int64_t expect, in
 /* Frees this process's hold on the table; safe twice, later calls say CLOSED. */
 IPCQ_API int ipcq_shared_close(ipcq_shared *s);
 
+/* --- Pool: multiprocessing.Pool ----------------------------------------- */
+
+/*
+ * N workers running tasks: forked processes (IPCQ_POOL_PROCESS, tasks out and
+ * results back over a process-capable mechanism) or threads of this process
+ * (IPCQ_POOL_THREAD). A task is a function of this program plus argument
+ * bytes: workers are forked, never exec'd, so the pointer means the same in
+ * them. Completion callbacks run in the process (and on the thread) that
+ * opened the pool, from inside its ipcq_pool_* calls: apply_async drains the
+ * results that are ready, ipcq_pool_wait and ipcq_pool_join wait for them.
+ * A worker that dies mid-task turns that task into an IPCQ_PEERDEAD result
+ * and is replaced; no call waits forever on a dead worker. A pool is used by
+ * the thread that opened it (calls are not thread-safe); its workers die with
+ * that thread (PR_SET_PDEATHSIG) and inherit the descriptors open at fork.
+ */
+typedef struct ipcq_pool ipcq_pool;
+
+/* Runs in a worker: reads arg[0..arg_len), writes at most *out_len bytes
+ * (on entry max_out) to out and sets *out_len to what it wrote. */
+typedef void (*ipcq_task_fn)(const void *arg, size_t arg_len, void *out, size_t *out_len);
+/* Runs in the pool's owner once a task is done: status OK with its result, or
+ * PEERDEAD (worker died), TOOBIG (result did not fit), CLOSED (terminated). */
+typedef void (*ipcq_done_fn)(void *ctx, int status, const void *out, size_t out_len);
+
+#define IPCQ_POOL_PROCESS 1u
+#define IPCQ_POOL_THREAD 2u
+
+typedef struct ipcq_pool_config {
+	unsigned workers;      /* >= 1; 0 is IPCQ_INVAL */
+	unsigned mode;         /* IPCQ_POOL_PROCESS or IPCQ_POOL_THREAD */
+	const ipcq_mech *mech; /* PROCESS mode's transport (IPCQ_CAP_PROCESS); NULL: the fastest built in */
+	size_t max_arg;        /* largest task argument; 0: 4096 */
+	size_t max_out;        /* largest result; 0: 4096 */
+	unsigned capacity;     /* tasks queued or running before apply_async waits; 0: 1024 */
+} ipcq_pool_config;
+
+/* Starts the workers; INVAL for workers == 0 or a bad mode, UNSUPPORTED for a mechanism without IPCQ_CAP_PROCESS in PROCESS mode. */
+IPCQ_API int ipcq_pool_open(const ipcq_pool_config *cfg, ipcq_pool **p);
+/* Queues fn(arg) and returns; done(ctx, ...) (may be NULL) runs later, exactly once.
+ * CLOSED after close/terminate; TOOBIG (nothing queued) for len > max_arg. */
+IPCQ_API int ipcq_pool_apply_async(ipcq_pool *p, ipcq_task_fn fn, const void *arg, size_t len,
+                                   ipcq_done_fn done, void *ctx);
+/* Runs fn(arg) on a worker and waits: the task's status, its result in out (cap bytes, *out_len set). */
+IPCQ_API int ipcq_pool_apply(ipcq_pool *p, ipcq_task_fn fn, const void *arg, size_t len, void *out,
+                             size_t cap, size_t *out_len);
+/* n tasks, arg i at args + i*arg_len, result i at outs + i*out_cap (its length in out_lens[i]),
+ * sent chunk tasks per message (fewer when they do not fit the transport's max_msg; 0: chosen
+ * for n and workers, as CPython does); OK or the status of the lowest-numbered failed task. */
+IPCQ_API int ipcq_pool_map(ipcq_pool *p, ipcq_task_fn fn, const void *args, size_t arg_len, size_t n,
+                           size_t chunk, void *outs, size_t out_cap, size_t *out_lens);
+/* Runs the callbacks of finished tasks until none is outstanding or the timeout; OK, or EMPTY at the deadline. */
+IPCQ_API int ipcq_pool_wait(ipcq_pool *p, int64_t timeout_ns);
+/* No more tasks; queued ones still run (Pool.close). */
+IPCQ_API int ipcq_pool_close(ipcq_pool *p);
+/* After close or terminate: waits for every task's callback, reaps the workers, frees the pool. */
+IPCQ_API int ipcq_pool_join(ipcq_pool *p);
+/* Stops the workers now (SIGKILL for processes; THREAD mode waits for running tasks to return);
+ * unfinished tasks get CLOSED callbacks at join (or at an ipcq_pool_wait before it). */
+IPCQ_API int ipcq_pool_terminate(ipcq_pool *p);
+
 /* --- Pipe: multiprocessing.Pipe --------------------------------------- */
 
 /* Two connected ends; duplex=false: a receives only, b sends only. */

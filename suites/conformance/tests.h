@@ -97,7 +97,22 @@
 	X(shared_set_get, IPCQ_CAP_SHARED, NULL, "set/get round trip, EMPTY for a missing key, TOOBIG both ways") \
 	X(shared_add_cas, IPCQ_CAP_SHARED, NULL, "add and cas on int64 values; INVAL on other sizes")        \
 	X(shared_key_and_table_limits, IPCQ_CAP_SHARED, NULL, "64-byte keys pass, 65 are INVAL; a full table names capacity") \
-	X(shared_add_across_fork, IPCQ_CAP_SHARED | CT_PROC, NULL, "4 processes x 5000 adds give the exact sum")
+	X(shared_add_across_fork, IPCQ_CAP_SHARED | CT_PROC, NULL, "4 processes x 5000 adds give the exact sum") \
+	/* pool */                                                                                          \
+	X(pool_bad_config, 0, NULL, "workers 0 and bad modes are INVAL; PROCESS without the cap UNSUPPORTED")   \
+	X(pool_apply_round_trip, CT_PROC, NULL, "apply: bytes there and back, in a worker; small buffer TOOBIG") \
+	X(pool_apply_async_callbacks, CT_PROC, NULL, "10000 apply_async: every callback once, right result")   \
+	X(pool_map_chunks_in_order, CT_PROC, NULL, "map: results in order; a chunk runs on one worker")        \
+	X(pool_use_after_close_closed, 0, NULL, "after close: submits and close CLOSED; after join all CLOSED") \
+	X(pool_worker_sigkill_peerdead, CT_PROC, NULL, "worker SIGKILLed mid-task: that task PEERDEAD, replaced") \
+	X(pool_kills_under_load, CT_PROC, NULL, "30000 tasks, a worker SIGKILLed every 1500: each callback once, OK or PEERDEAD") \
+	X(pool_worker_death_fails_chunk, CT_PROC, NULL, "a task kills its worker: its chunk PEERDEAD, map goes on") \
+	X(pool_terminate_in_flight, CT_PROC, NULL, "terminate with tasks running: join returns, CLOSED, no zombie") \
+	X(pool_big_args_flow, CT_PROC, NULL, "3000 tasks with 4000-byte args and results: no deadlock, bytes intact") \
+	X(pool_result_toobig, CT_PROC, NULL, "a result beyond max_out and an arg beyond max_arg are TOOBIG")   \
+	X(pool_thread_tasks, IPCQ_CAP_MPMC, NULL, "THREAD pool: apply, 2000 apply_async and map, in this process") \
+	X(pool_fd_count_stable, 0, NULL, "50 pool open/close (or terminate) cycles leave no descriptor, no child") \
+	X(pool_workers_die_with_owner, CT_PROC, NULL, "an owner exiting without join takes its workers with it")
 
 #define CT_DECLARE(name, caps, avail, summary) void t_##name(const struct ct_ctx *c);
 CT_TESTS(CT_DECLARE)
