@@ -15,7 +15,7 @@
  *
  * A producer or consumer claims a slot with one CAS on the state word, and
  * the CAS writes its pid in the same instant, so a claimed slot always names
- * its claimer. enq/deq are only hints of where to start (positions below
+ * its claimer. The sides' hints say where to start (positions below
  * them are all claimed); the states are the truth, so a hint that lags costs
  * a short scan, never a wrong answer. Capacity is exactly N messages.
  *
@@ -28,21 +28,36 @@
  * a consumer died reading is lost with it. Dead producers and consumers count
  * as released through the core lifelines.
  *
+ * Solo sides (the SPSC fast path): the first thread to put becomes the
+ * ring's solo producer, the first to get its solo consumer. While a side is
+ * solo its owner skips the claim: it checks the state with a plain load,
+ * copies, and publishes with a release store, so a call makes no locked
+ * instruction and no cache-line miss stalls it (a CAS waits for every miss
+ * before it; a store goes through the store buffer). The first time another
+ * thread or process (a forked child: new tid) uses a side, that side turns
+ * shared for good: the newcomer sets the flag, waits until the owner is out
+ * of any solo attempt it may be in (the owner's busy word; a dead owner is
+ * not waited for) and everyone uses the CAS path from then on. The owner sets
+ * busy and then looks at the flag with no fence between; the newcomer's
+ * membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) after setting the flag provides
+ * it, so one of them always sees the other. A solo owner dying mid-put leaves
+ * its slot FREE (never exposed); dying mid-get leaves the message FULL.
+ *
  * Waiting: spin (IPCQ_SHMRING_SPIN_NS, default 50 us) with pause, then sleep
  * on a shared futex (never FUTEX_PRIVATE_FLAG: the word is in shared memory).
  * A sleeper increments a waiter count (seq_cst) before its last look; a
- * publisher stores the new state (seq_cst CAS/store) before it reads the count,
- * so one of the two always sees the other: no lost wake-up, and no futex call
- * while nobody sleeps. Sleepers wake every 50 ms (IPCQ_SHMRING_NAP_NS, 1 ms
- * to 60 s; tests raise it so a lost wake-up would show as a hang) to look at
- * the lifelines, since a SIGKILLed peer sends no wake-up. Both variables are
- * read at ipcq_open.
+ * publisher stores the new state before it reads the count, so one of the two
+ * always sees the other: no lost wake-up, and no futex call while nobody
+ * sleeps. On the CAS path the seq_cst CAS orders the two; a solo owner has no
+ * fence, so a sleeper issues the membarrier above between announcing itself
+ * and its last look (which is why only registered processes become owners).
+ * Sleepers wake every 50 ms (IPCQ_SHMRING_NAP_NS, 1 ms to 60 s; tests raise
+ * it so a lost wake-up would show as a hang) to look at the lifelines, since
+ * a SIGKILLed peer sends no wake-up. Both variables are read at ipcq_open;
+ * IPCQ_SHMRING_SOLO=0 turns the solo path off (tests compare the two).
  *
- * There is no separate SPSC path: with one producer and one consumer every
- * CAS hits a line its caller already owns (see the note at shmring_try_put).
- *
- * Sections: layout and states - process identity - claiming slots (put, get,
- * peek) - recovery and lifelines - waiting - ops.
+ * Sections: layout and states - identity and fences - solo sides - claiming
+ * slots (put, get, peek) - recovery and lifelines - waiting - ops.
  */
 #include "mech.h"
 
@@ -50,6 +65,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdalign.h>
@@ -78,18 +94,34 @@ enum { K_FREE = 0, K_CLAIMED = 1, K_FULL = 2, K_READING = 3 };
 #define SHMRING_NAP_NS 50000000    /* a sleeper looks at the lifelines this often */
 #define SHMRING_CHECK_EVERY 1024u  /* puts between two looks at the consumers' lifeline */
 #define NOTREADY (-1)              /* internal: nothing to do yet */
+#define SETTLED 2u                 /* shmring_side.shared: the owner is known to be out */
 
+/*
+ * A slot is max_msg bytes of data (rounded up to 8) and then this header.
+ * Header last: a producer writes the data lines, then len and state
+ * together, and a consumer spins on the header line alone while it fetches
+ * the first data line alongside; with the state on the first data line
+ * instead, the spinning consumer steals that line back between the
+ * producer's stores, and a 64-byte message cost two line transfers a hop.
+ */
 struct shmring_slot {
-	_Atomic uint64_t state;
 	_Atomic uint64_t len;
-	unsigned char data[];
+	_Atomic uint64_t state;
+};
+
+/* The producers' or the consumers' side, alone on its cache line. */
+struct shmring_side {
+	alignas(64) _Atomic uint64_t hint; /* positions below are claimed by this side (exact while solo) */
+	_Atomic uint32_t owner;            /* tid of the solo thread; 0 until one claims the side */
+	_Atomic uint32_t shared;           /* a second thread came: CAS path for good; SETTLED when no
+	                                      solo attempt can still be running */
+	_Atomic uint32_t busy;             /* the owner is inside a solo attempt */
 };
 
 struct shmring_hdr {
 	size_t capacity, slot_size;
 	atomic_int prod_gone, cons_gone; /* set once observed: a role never comes back */
-	alignas(64) _Atomic uint64_t enq;  /* hint: positions below are claimed by producers */
-	alignas(64) _Atomic uint64_t deq;  /* hint: positions below are claimed by consumers */
+	struct shmring_side prod, cons;
 	alignas(64) atomic_uint data_waiters;
 	atomic_uint data_futex;
 	alignas(64) atomic_uint room_waiters;
@@ -101,12 +133,16 @@ struct shmring {
 	struct shmring_hdr *h;
 	size_t map_size;
 	size_t cap, slot_size, max_msg;
+	size_t data_room; /* bytes of data before each slot's header */
 	unsigned shift; /* capacity = 1 << shift when pow2 */
+	unsigned batch; /* a producer spinning on a full ring waits for this many free slots */
 	bool pow2;
 	int64_t spin_ns, nap_ns;
 	struct ipcq__life life;
 	bool have_life;
+	bool solo;        /* solo sides allowed: membarrier can give the owners' missing fence */
 	atomic_uint puts; /* since the last lifeline look */
+	atomic_int prod_safe, cons_safe; /* this handle waited out that side's solo owner: CAS path is safe */
 };
 
 /* Signed distance a - b between two 40-bit laps. */
@@ -118,7 +154,20 @@ static inline int64_t lapdiff(uint64_t a, uint64_t b)
 static inline struct shmring_slot *slot_at(const struct shmring *q, uint64_t pos)
 {
 	uint64_t i = q->pow2 ? pos & (q->cap - 1) : pos % q->cap;
-	return (struct shmring_slot *)(q->h->slots + i * q->slot_size);
+	return (struct shmring_slot *)(q->h->slots + i * q->slot_size + q->data_room);
+}
+
+static inline unsigned char *slot_data(const struct shmring *q, const struct shmring_slot *s)
+{
+	return (unsigned char *)s - q->data_room;
+}
+
+/* Fetches slot pos's header line and first data line for writing. */
+static inline void slot_prefetch_write(const struct shmring *q, uint64_t pos)
+{
+	struct shmring_slot *s = slot_at(q, pos);
+	__builtin_prefetch(s, 1, 3);
+	__builtin_prefetch(slot_data(q, s), 1, 3);
 }
 
 static inline uint64_t lap_of(const struct shmring *q, uint64_t pos)
@@ -142,22 +191,52 @@ static inline void cpu_pause(void)
 #endif
 }
 
-/* --- Process identity -------------------------------------------------------- */
+/* --- Identity and fences ------------------------------------------------------ */
 
 /*
- * The pid goes into every claim, and getpid() is a system call: cache it,
- * and forget it in a forked child (pthread_atfork) before anything runs there.
+ * The pid goes into every claim and the tid names a solo owner; both are
+ * system calls: cache them, and forget them in a forked child (pthread_atfork)
+ * before anything runs there, together with the membarrier registration.
  */
 static atomic_int shmring_pid;
+static _Thread_local uint32_t shmring_tid;
+static atomic_int shmring_registered; /* this process gets the solo owners' missing fence */
 
 static void shmring_forget_pid(void)
 {
 	atomic_store_explicit(&shmring_pid, 0, memory_order_relaxed);
+	atomic_store_explicit(&shmring_registered, 0, memory_order_relaxed);
+	shmring_tid = 0; /* the child's only thread is the one that forked */
 }
 
 static void shmring_atfork_once(void)
 {
 	pthread_atfork(NULL, NULL, shmring_forget_pid);
+}
+
+static inline uint32_t self_tid(void)
+{
+	if (!shmring_tid)
+		shmring_tid = (uint32_t)syscall(SYS_gettid);
+	return shmring_tid;
+}
+
+/* True when membarrier() can order this process's solo attempts (registers once per process). */
+static bool shmring_register(void)
+{
+	if (atomic_load_explicit(&shmring_registered, memory_order_acquire))
+		return true;
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) != 0)
+		return false;
+	atomic_store_explicit(&shmring_registered, 1, memory_order_release);
+	return true;
+}
+
+/* A full fence on every CPU now running a registered process: the half of a
+ * store-then-load handshake that the fast side skips. */
+static void shmring_fence_others(void)
+{
+	syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
 }
 
 static inline uint32_t self_pid(void)
@@ -193,6 +272,62 @@ static bool pid_alive(pid_t pid)
 	return paren[2] != 'Z' && paren[2] != 'X';
 }
 
+/* --- Solo sides ------------------------------------------------------------------ */
+
+/*
+ * The slow part of solo_enter: claims side sd for this thread (true) if
+ * nobody has, else turns it shared, waits until its owner is out of any solo
+ * attempt (or dead), marks this handle safe and returns false.
+ */
+static bool shmring_solo_settle(struct shmring *q, struct shmring_side *sd, atomic_int *safe, uint32_t me)
+{
+	uint32_t owner = 0;
+	if (q->solo && !atomic_load_explicit(&sd->shared, memory_order_seq_cst) && shmring_register() &&
+	    atomic_compare_exchange_strong_explicit(&sd->owner, &owner, me, memory_order_seq_cst,
+	                                            memory_order_seq_cst))
+		return true;
+	if (owner == me)
+		return true;
+	uint32_t was = 0;
+	atomic_compare_exchange_strong_explicit(&sd->shared, &was, 1, memory_order_seq_cst, memory_order_seq_cst);
+	if (q->solo)
+		shmring_fence_others(); /* now an owner that missed the flag has announced itself in busy */
+	owner = atomic_load_explicit(&sd->owner, memory_order_seq_cst);
+	for (unsigned i = 1; atomic_load_explicit(&sd->busy, memory_order_acquire); i++) {
+		if ((i & 255) == 0 && !pid_alive((pid_t)owner))
+			break; /* died inside: its slot was never published, or its message stays queued */
+		sched_yield();
+	}
+	atomic_store_explicit(&sd->shared, SETTLED, memory_order_release);
+	atomic_store_explicit(safe, 1, memory_order_release);
+	return false;
+}
+
+/*
+ * True when the calling thread is the solo owner of side sd and may make one
+ * solo attempt; the caller then clears sd->busy (release) after it. False:
+ * use the CAS path, which settle has made safe.
+ */
+static inline bool shmring_solo_enter(struct shmring *q, struct shmring_side *sd, atomic_int *safe)
+{
+	uint32_t me = self_tid();
+	for (;;) {
+		if (atomic_load_explicit(&sd->owner, memory_order_relaxed) == me &&
+		    !atomic_load_explicit(&sd->shared, memory_order_relaxed)) {
+			atomic_store_explicit(&sd->busy, 1, memory_order_relaxed);
+			/* No hardware fence: the newcomer's membarrier is the other half. */
+			atomic_signal_fence(memory_order_seq_cst);
+			if (!atomic_load_explicit(&sd->shared, memory_order_relaxed))
+				return true;
+			atomic_store_explicit(&sd->busy, 0, memory_order_release);
+		}
+		if (atomic_load_explicit(safe, memory_order_acquire))
+			return false;
+		if (!shmring_solo_settle(q, sd, safe, me))
+			return false;
+	}
+}
+
 /* --- Claiming slots ------------------------------------------------------------- */
 
 static void futex_wake_all(atomic_uint *word)
@@ -201,106 +336,136 @@ static void futex_wake_all(atomic_uint *word)
 	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-/* After a seq_cst publish: wake sleepers only when the count says there are some. */
-static inline void wake_if_waiting(atomic_uint *waiters, atomic_uint *word)
+/*
+ * After a publish: wake sleepers only when the count says there are some.
+ * The CAS path publishes with a seq_cst CAS, which orders the two; a solo
+ * publish is a plain release store, and the sleeper's membarrier orders them.
+ */
+static inline void wake_if_waiting(atomic_uint *waiters, atomic_uint *word, bool solo)
 {
-	if (atomic_load_explicit(waiters, memory_order_seq_cst))
+	if (solo)
+		atomic_signal_fence(memory_order_seq_cst); /* the load stays after the store in program order */
+	if (atomic_load_explicit(waiters, solo ? memory_order_relaxed : memory_order_seq_cst))
 		futex_wake_all(word);
 }
 
 /* Where an attempt stopped: the slot in the way and its state, for recovery. */
 struct shmring_stuck {
 	struct shmring_slot *slot;
-	uint64_t state;
+	uint64_t pos, state;
 };
 
 /*
  * One non-blocking put: OK, or NOTREADY with *stuck set when the ring is full.
- * With one producer and one consumer the claim CAS lands on the slot line the
- * producer is about to write anyway and the enq hint stays in its own cache;
- * the publish CAS doubles as the StoreLoad fence the waiter check needs. A
- * separate SPSC path could only save the claim CAS, and would need to know
- * that no other thread or process can put, which nothing here can tell cheaply.
+ * solo: the caller is the only producer (shmring_solo_enter said so).
  */
-static int shmring_try_put(struct shmring *q, const void *msg, size_t len, struct shmring_stuck *stuck)
+static int shmring_try_put(struct shmring *q, const void *msg, size_t len, bool solo, struct shmring_stuck *stuck)
 {
 	struct shmring_hdr *h = q->h;
-	uint64_t pos = atomic_load_explicit(&h->enq, memory_order_relaxed);
-	uint32_t me = self_pid();
+	uint64_t pos = atomic_load_explicit(&h->prod.hint, memory_order_relaxed);
 	for (;;) {
 		struct shmring_slot *s = slot_at(q, pos);
 		uint64_t lap = lap_of(q, pos);
-		/*
-		 * Claim without looking first: the usual answer is yes, and a CAS
-		 * fetches the line for writing in one transfer where a load and then
-		 * a CAS take two. On failure st holds what is there.
-		 */
-		uint64_t st = ST(lap, K_FREE, 0), mine = ST(lap, K_CLAIMED, me);
-		if (atomic_compare_exchange_strong_explicit(&s->state, &st, mine, memory_order_acquire,
-		                                            memory_order_acquire)) {
-			hint_advance(&h->enq, pos + 1);
-			atomic_store_explicit(&s->len, len, memory_order_relaxed);
-			if (len)
-				memcpy(s->data, msg, len);
-			if (!atomic_compare_exchange_strong_explicit(&s->state, &mine, ST(lap, K_FULL, 0),
-			                                             memory_order_seq_cst, memory_order_relaxed))
-				/* Only a pid reused while we ran can make another process think we died. */
-				return ipcq__fail(IPCQ_PEERDEAD, 0,
-				                  "shmring: put: another process declared this producer (pid %u) dead "
-				                  "and reclaimed its slot; the message was not queued: retry the put",
-				                  me);
-			wake_if_waiting(&h->data_waiters, &h->data_futex);
-			/* The next put writes the next slot: fetch it for writing while nobody waits on us. */
-			__builtin_prefetch(slot_at(q, pos + 1), 1, 3);
-			return IPCQ_OK;
+		uint64_t st = ST(lap, K_FREE, 0);
+		if (solo) {
+			/* Nobody else moves a FREE slot while we are solo: look, copy, publish. */
+			st = atomic_load_explicit(&s->state, memory_order_acquire);
+			if (st == ST(lap, K_FREE, 0)) {
+				/* The data first, then len and state together: see struct shmring_slot. */
+				if (len)
+					memcpy(slot_data(q, s), msg, len);
+				atomic_store_explicit(&s->len, len, memory_order_relaxed);
+				atomic_store_explicit(&s->state, ST(lap, K_FULL, 0), memory_order_release);
+				/* Only after the publish: a hint past a slot left FREE would strand the consumers. */
+				atomic_store_explicit(&h->prod.hint, pos + 1, memory_order_relaxed);
+				wake_if_waiting(&h->data_waiters, &h->data_futex, true);
+				slot_prefetch_write(q, pos + 1);
+				return IPCQ_OK;
+			}
+		} else {
+			/*
+			 * Claim without looking first: the usual answer is yes, and a CAS
+			 * fetches the line for writing in one transfer where a load and then
+			 * a CAS take two. On failure st holds what is there.
+			 */
+			uint32_t me = self_pid();
+			uint64_t mine = ST(lap, K_CLAIMED, me);
+			if (atomic_compare_exchange_strong_explicit(&s->state, &st, mine, memory_order_acquire,
+			                                            memory_order_acquire)) {
+				hint_advance(&h->prod.hint, pos + 1);
+				if (len)
+					memcpy(slot_data(q, s), msg, len);
+				atomic_store_explicit(&s->len, len, memory_order_relaxed);
+				if (!atomic_compare_exchange_strong_explicit(&s->state, &mine, ST(lap, K_FULL, 0),
+				                                             memory_order_seq_cst, memory_order_relaxed))
+					/* Only a pid reused while we ran can make another process think we died. */
+					return ipcq__fail(IPCQ_PEERDEAD, 0,
+					                  "shmring: put: another process declared this producer (pid %u) "
+					                  "dead and reclaimed its slot; the message was not queued: retry "
+					                  "the put",
+					                  me);
+				wake_if_waiting(&h->data_waiters, &h->data_futex, false);
+				/* The next put writes the next slot: fetch it for writing while nobody waits on us. */
+				slot_prefetch_write(q, pos + 1);
+				return IPCQ_OK;
+			}
 		}
 		int64_t d = lapdiff(ST_LAP(st), lap);
 		if (d >= 0) { /* taken by another producer at this lap, or already consumed */
 			pos++;
 			continue;
 		}
-		uint64_t e = atomic_load_explicit(&h->enq, memory_order_relaxed);
+		uint64_t e = atomic_load_explicit(&h->prod.hint, memory_order_relaxed);
 		if (e > pos) {
 			pos = e;
 			continue;
 		}
 		stuck->slot = s;
+		stuck->pos = pos;
 		stuck->state = st;
 		return NOTREADY; /* the slot still holds the message of an older lap: full */
 	}
 }
 
-/* Copies out the message of slot s (claimed READING at pos) and frees the slot for lap + 1. */
+/*
+ * Copies out the message of slot s (at pos, FULL, and claimed READING unless
+ * solo) and frees the slot for lap + 1.
+ */
 static inline int shmring_take(struct shmring *q, struct shmring_slot *s, uint64_t pos, uint64_t lap,
-                               void *buf, size_t *len)
+                               void *buf, size_t *len, bool solo)
 {
 	struct shmring_hdr *h = q->h;
 	size_t n = (size_t)atomic_load_explicit(&s->len, memory_order_relaxed);
-	hint_advance(&h->deq, pos + 1);
+	if (!solo)
+		hint_advance(&h->cons.hint, pos + 1);
 	if (n)
-		memcpy(buf, s->data, n);
+		memcpy(buf, slot_data(q, s), n);
 	*len = n;
-	atomic_store_explicit(&s->state, ST(lap + 1, K_FREE, 0), memory_order_seq_cst);
-	wake_if_waiting(&h->room_waiters, &h->room_futex);
+	atomic_store_explicit(&s->state, ST(lap + 1, K_FREE, 0), solo ? memory_order_release : memory_order_seq_cst);
+	if (solo) /* after the free: a consumer dying in between leaves the message queued, not lost */
+		atomic_store_explicit(&h->cons.hint, pos + 1, memory_order_relaxed);
+	wake_if_waiting(&h->room_waiters, &h->room_futex, solo);
 	return IPCQ_OK;
 }
 
 /*
  * One non-blocking get (peek: only say whether one is ready): OK, TOOBIG with
  * *len set and the message left in place, or NOTREADY with *stuck set.
+ * solo: the caller is the only consumer, so a FULL slot stays FULL until it
+ * frees it.
  */
 static int shmring_try_get(struct shmring *q, void *buf, size_t cap, size_t *len, bool peek, bool eager,
-                           struct shmring_stuck *stuck)
+                           bool solo, struct shmring_stuck *stuck)
 {
 	struct shmring_hdr *h = q->h;
-	uint64_t pos = atomic_load_explicit(&h->deq, memory_order_relaxed);
+	uint64_t pos = atomic_load_explicit(&h->cons.hint, memory_order_relaxed);
 	/*
 	 * eager: claim FULL(lap) without looking first (one line transfer, not
 	 * two), when no message can be TOOBIG for buf: a claimed message cannot
 	 * be put back. Never while spinning, where it would steal the line from
-	 * the producer writing it.
+	 * the producer writing it, and never solo, which claims nothing.
 	 */
-	eager = eager && !peek && cap >= q->max_msg;
+	eager = eager && !peek && !solo && cap >= q->max_msg;
 	for (;;) {
 		struct shmring_slot *s = slot_at(q, pos);
 		uint64_t lap = lap_of(q, pos);
@@ -310,7 +475,7 @@ static int shmring_try_get(struct shmring *q, void *buf, size_t cap, size_t *len
 			st = ST(lap, K_FULL, 0);
 			if (atomic_compare_exchange_strong_explicit(&s->state, &st, ST(lap, K_READING, self_pid()),
 			                                            memory_order_acq_rel, memory_order_acquire))
-				return shmring_take(q, s, pos, lap, buf, len);
+				return shmring_take(q, s, pos, lap, buf, len, false);
 		} else {
 			st = atomic_load_explicit(&s->state, memory_order_acquire);
 		}
@@ -334,19 +499,22 @@ static int shmring_try_get(struct shmring *q, void *buf, size_t cap, size_t *len
 				                  "bytes; it stays queued",
 				                  n, cap);
 			}
+			if (solo)
+				return shmring_take(q, s, pos, lap, buf, len, true);
 			/* The state is FULL(lap) until we claim it (laps never repeat), so n is this message's. */
 			if (!atomic_compare_exchange_weak_explicit(&s->state, &st, ST(lap, K_READING, self_pid()),
 			                                           memory_order_acq_rel, memory_order_relaxed))
 				continue;
-			return shmring_take(q, s, pos, lap, buf, len);
+			return shmring_take(q, s, pos, lap, buf, len, false);
 		}
 		/* FREE or CLAIMED at this lap, or an older lap: nothing whole here yet. */
-		uint64_t e = atomic_load_explicit(&h->deq, memory_order_relaxed);
+		uint64_t e = atomic_load_explicit(&h->cons.hint, memory_order_relaxed);
 		if (e > pos) {
 			pos = e;
 			continue;
 		}
 		stuck->slot = s;
+		stuck->pos = pos;
 		stuck->state = st;
 		return NOTREADY;
 	}
@@ -404,11 +572,19 @@ struct shmring_op {
 	size_t *out_len;
 };
 
-static int shmring_attempt(struct shmring *q, const struct shmring_op *op, struct shmring_stuck *sk)
+/* One non-blocking try of op, solo when this thread owns its side; eager as in try_get. */
+static int shmring_attempt(struct shmring *q, const struct shmring_op *op, bool eager, struct shmring_stuck *sk)
 {
-	if (op->kind == OP_PUT)
-		return shmring_try_put(q, op->msg, op->len, sk);
-	return shmring_try_get(q, op->buf, op->cap, op->out_len, op->kind == OP_PEEK, false, sk);
+	if (op->kind == OP_PEEK) /* reads only: nothing to exclude */
+		return shmring_try_get(q, NULL, 0, NULL, true, false, false, sk);
+	bool put = op->kind == OP_PUT;
+	struct shmring_side *sd = put ? &q->h->prod : &q->h->cons;
+	bool solo = shmring_solo_enter(q, sd, put ? &q->prod_safe : &q->cons_safe);
+	int rc = put ? shmring_try_put(q, op->msg, op->len, solo, sk)
+	             : shmring_try_get(q, op->buf, op->cap, op->out_len, false, eager, solo, sk);
+	if (solo)
+		atomic_store_explicit(&sd->busy, 0, memory_order_release);
+	return rc;
 }
 
 /*
@@ -420,7 +596,7 @@ static int shmring_look_around(struct shmring *q, const struct shmring_op *op, s
 	for (int tries = 0; tries < 1000; tries++) {
 		if (!shmring_recover(q, sk))
 			break;
-		int rc = shmring_attempt(q, op, sk);
+		int rc = shmring_attempt(q, op, false, sk);
 		if (rc != NOTREADY)
 			return rc;
 	}
@@ -429,12 +605,24 @@ static int shmring_look_around(struct shmring *q, const struct shmring_op *op, s
 	if (!shmring_gone(q, IPCQ_PRODUCER))
 		return NOTREADY;
 	/* The last producer may have published just before it left: one last look. */
-	int rc = shmring_attempt(q, op, sk);
+	int rc = shmring_attempt(q, op, false, sk);
 	if (rc != NOTREADY)
 		return rc;
 	if (shmring_recover(q, sk))
 		return shmring_look_around(q, op, sk);
 	return IPCQ_EOF;
+}
+
+/*
+ * For a put stuck on a full ring: true once the slot a batch past the stuck
+ * one is free too. Taking each slot the moment it frees would make the
+ * producer fight the consumer for the very lines the consumer is reading.
+ */
+static bool shmring_room_ahead(const struct shmring *q, const struct shmring_stuck *sk)
+{
+	uint64_t ahead = sk->pos + q->batch - 1;
+	uint64_t st = atomic_load_explicit(&slot_at(q, ahead)->state, memory_order_relaxed);
+	return lapdiff(ST_LAP(st), lap_of(q, ahead)) >= 0;
 }
 
 static void shmring_futex_wait(atomic_uint *word, unsigned val, int64_t ns)
@@ -447,8 +635,7 @@ static void shmring_futex_wait(atomic_uint *word, unsigned val, int64_t ns)
 static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_deadline dl)
 {
 	struct shmring_stuck sk;
-	int rc = op->kind == OP_GET ? shmring_try_get(q, op->buf, op->cap, op->out_len, false, true, &sk)
-	                            : shmring_attempt(q, op, &sk);
+	int rc = shmring_attempt(q, op, true, &sk);
 	if (rc != NOTREADY)
 		return rc;
 	int none = op->kind == OP_PUT ? IPCQ_FULL : IPCQ_EMPTY;
@@ -463,18 +650,40 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 			return rc;
 	}
 
-	/* Spin: a peer on another CPU usually answers within microseconds. */
-	int64_t now = ipcq__now_ns();
-	int64_t spin_end = now + q->spin_ns, yield_from = now + 2000;
-	if (dl != IPCQ__NEVER && spin_end > dl)
-		spin_end = dl;
-	for (unsigned i = 1; now < spin_end; i++) {
+	/*
+	 * Spin: a peer on another CPU usually answers within microseconds. The
+	 * clock is first read after 16 tries, so that a short wait reads none.
+	 * Only the sleep below waits for a lone free slot on a full ring.
+	 */
+	int64_t now = 0, spin_end = 0, yield_from = 0;
+	for (unsigned i = 1; q->spin_ns > 0; i++) {
 		cpu_pause();
-		rc = shmring_attempt(q, op, &sk);
-		if (rc != NOTREADY)
-			return rc;
-		if ((i & 15) == 0)
+		/*
+		 * Try again only once the slot in the way has moved (for a get;
+		 * a put waits for room for a batch): one load per turn, so the
+		 * turn that sees the change is short, and a message's second
+		 * line is fetched with its first.
+		 */
+		bool moved = op->kind == OP_PUT ? shmring_room_ahead(q, &sk)
+		                                : atomic_load_explicit(&sk.slot->state, memory_order_relaxed) != sk.state;
+		if (op->kind != OP_PUT && q->data_room)
+			__builtin_prefetch(slot_data(q, sk.slot), 0, 3);
+		if (moved) {
+			rc = shmring_attempt(q, op, false, &sk);
+			if (rc != NOTREADY)
+				return rc;
+		}
+		if ((i & 15) == 0) {
 			now = ipcq__now_ns();
+			if (!spin_end) {
+				spin_end = now + q->spin_ns;
+				yield_from = now + 2000;
+				if (dl != IPCQ__NEVER && spin_end > dl)
+					spin_end = dl;
+			}
+			if (now >= spin_end)
+				break;
+		}
 		/*
 		 * Past a couple of microseconds the claimer we wait for may be
 		 * preempted on our own CPU: let it finish. Not sooner, for a
@@ -491,13 +700,17 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 	for (;;) {
 		atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
 		unsigned v = atomic_load_explicit(word, memory_order_seq_cst);
+		/* A solo publisher reads the count with no fence after its store. */
+		struct shmring_side *them = room ? &q->h->cons : &q->h->prod;
+		if (q->solo && atomic_load_explicit(&them->shared, memory_order_acquire) != SETTLED)
+			shmring_fence_others();
 		/*
 		 * The last looks, at the ring and then at the lifelines, come after
 		 * announcing ourselves and reading the word: a publish, or a release
 		 * (which closes its lifeline before it bumps the word), that they
 		 * miss changes the word, and the wait returns at once.
 		 */
-		rc = shmring_attempt(q, op, &sk);
+		rc = shmring_attempt(q, op, false, &sk);
 		if (rc == NOTREADY)
 			rc = shmring_look_around(q, op, &sk);
 		int64_t left = ipcq__remaining_ns(dl);
@@ -508,7 +721,7 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 			return rc;
 		if (left == 0)
 			return none;
-		rc = shmring_attempt(q, op, &sk);
+		rc = shmring_attempt(q, op, false, &sk);
 		if (rc != NOTREADY)
 			return rc;
 	}
@@ -556,9 +769,9 @@ static int shmring_open(void *st, const ipcq_config *cfg)
 	pthread_once(&once, shmring_atfork_once);
 
 	size_t cap = cfg->capacity, max = cfg->max_msg;
-	size_t slot = sizeof(struct shmring_slot) + max;
-	if (slot < max || slot > SIZE_MAX - 63)
+	if (max > SIZE_MAX - 128)
 		goto too_big;
+	size_t room = (max + 7) & ~(size_t)7, slot = room + sizeof(struct shmring_slot);
 	slot = (slot + 63) & ~(size_t)63; /* no two slots share a cache line */
 	if (cap > (SIZE_MAX - sizeof(struct shmring_hdr)) / slot)
 		goto too_big;
@@ -569,12 +782,19 @@ static int shmring_open(void *st, const ipcq_config *cfg)
 
 	q->cap = cap;
 	q->slot_size = slot;
+	q->data_room = room;
 	q->max_msg = max;
 	q->pow2 = (cap & (cap - 1)) == 0;
 	while (q->pow2 && ((size_t)1 << q->shift) < cap)
 		q->shift++;
+	q->batch = cap / 8 < 1 ? 1 : cap / 8 > 16 ? 16 : (unsigned)(cap / 8);
 	q->spin_ns = shmring_ns_from_env("IPCQ_SHMRING_SPIN_NS", SHMRING_DEFAULT_SPIN_NS, 0, 1000000000LL);
 	q->nap_ns = shmring_ns_from_env("IPCQ_SHMRING_NAP_NS", SHMRING_NAP_NS, 1000000, 60000000000LL);
+	/* Solo owners need membarrier to fence their peers for them (Linux 4.16+, seccomp allowing). */
+	const char *solo = getenv("IPCQ_SHMRING_SOLO");
+	long mb = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	q->solo = !(solo && strcmp(solo, "0") == 0) && mb > 0 && (mb & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+	          (mb & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
 
 	int rc = ipcq__life_open(&q->life);
 	if (rc != IPCQ_OK)
@@ -591,6 +811,12 @@ static int shmring_open(void *st, const ipcq_config *cfg)
 	q->map_size = size;
 	q->h->capacity = cap;
 	q->h->slot_size = slot;
+	if (!q->solo) {
+		atomic_store(&q->h->prod.shared, SETTLED);
+		atomic_store(&q->h->cons.shared, SETTLED);
+		atomic_store(&q->prod_safe, 1);
+		atomic_store(&q->cons_safe, 1);
+	}
 	/* Zeroed memory is FREE(lap 0) in every slot: the ring starts empty. */
 	return IPCQ_OK;
 
@@ -634,7 +860,7 @@ static int shmring_qsize(void *st, size_t *n)
 	struct shmring *q = st;
 	size_t full = 0;
 	for (size_t i = 0; i < q->cap; i++) {
-		const struct shmring_slot *s = (const void *)(q->h->slots + i * q->slot_size);
+		const struct shmring_slot *s = slot_at(q, i);
 		int kind = ST_KIND(atomic_load_explicit(&s->state, memory_order_relaxed));
 		full += kind == K_FULL || kind == K_CLAIMED;
 	}

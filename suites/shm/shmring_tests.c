@@ -1,9 +1,11 @@
 /*
  * shmring_tests.c - what the conformance battery cannot see in shmring:
- * SIGKILL in the middle of a put or a get (1000 and 300 times), 10^6
- * messages 4 -> 4 with checksums and no lost wake-up (sleepers nap 30 s
- * here, so a lost wake-up is a stall, not a 50 ms delay), the pure futex
- * path 1 -> 1, ring wrap-around with mixed sizes and TOOBIG, and no
+ * SIGKILL in the middle of a put or a get, on the CAS path and on the solo
+ * (SPSC) path, 10^6 messages 4 -> 4 with checksums and no lost wake-up
+ * (sleepers nap 30 s here, so a lost wake-up is a stall, not a 50 ms
+ * delay), solo sides turning shared mid-stream (a second consumer process,
+ * a producer thread, a second producer process), the pure futex path 1 -> 1
+ * on both paths, ring wrap-around with mixed sizes and TOOBIG, and no
  * /dev/shm entry left behind.
  *
  * Children report through their exit status and shared memory; they never
@@ -12,6 +14,7 @@
 #include "shm_tests.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,6 +43,15 @@ static ipcq *ring_open(size_t capacity, size_t max_msg)
 		        ipcq_errmsg(NULL));
 		exit(2);
 	}
+	return q;
+}
+
+/* A ring whose sides never go solo: every put and get claims its slot with a CAS. */
+static ipcq *ring_open_cas(size_t capacity, size_t max_msg)
+{
+	setenv("IPCQ_SHMRING_SOLO", "0", 1);
+	ipcq *q = ring_open(capacity, max_msg);
+	unsetenv("IPCQ_SHMRING_SOLO");
 	return q;
 }
 
@@ -109,11 +121,14 @@ static void doomed_producer(ipcq *q, struct acked *a)
  * has just claimed. Everything acknowledged must arrive whole and in order,
  * at most one more, and the ring must go on: with the producer role kept
  * here a later put/get pair passes the dead slot, without it EOF comes.
+ * solo: the child is the ring's only producer so far, and publishes without
+ * claiming; the parent's put makes the producer side shared.
  */
-static bool kill_round(int round, unsigned *extra, unsigned *torn)
+static bool kill_round(int round, bool solo, unsigned *extra, unsigned *torn)
 {
 	bool keep_producer = round % 2;
-	ipcq *q = ring_open(round % 3 ? 64 : 61, KILL_MAX);
+	size_t cap = round % 3 ? 64 : 61;
+	ipcq *q = solo ? ring_open(cap, KILL_MAX) : ring_open_cas(cap, KILL_MAX);
 	struct acked *a = shm_shared(sizeof *a);
 	unsigned char *b = malloc(KILL_MAX);
 	pid_t pid = fork();
@@ -164,7 +179,12 @@ static bool kill_round(int round, unsigned *extra, unsigned *torn)
 	                     "round %d: %llu messages arrived, %llu were acknowledged", round,
 	                     (unsigned long long)next, (unsigned long long)acked);
 	*extra += next > acked;
-	*torn += queued > next;
+	/*
+	 * Killed inside a put: a claimed slot shows in qsize. A solo copy leaves
+	 * its slot FREE, unseen: count kills before the next publish instead
+	 * (the messages are made in advance, so those are nearly all mid-copy).
+	 */
+	*torn += solo ? next == acked : queued > next;
 	size_t left = 99;
 	ok = ok && SHM_CHECK(ipcq_get(q, b, KILL_MAX, &left, IPCQ_NOWAIT) == (keep_producer ? IPCQ_EMPTY : IPCQ_EOF),
 	                     "round %d: something was left in the ring", round);
@@ -174,15 +194,25 @@ static bool kill_round(int round, unsigned *extra, unsigned *torn)
 	return ok;
 }
 
-static void t_kill9_producer_mid_publish(void)
+static void kill_producer_rounds(bool solo, int rounds)
 {
 	unsigned extra = 0, torn = 0;
-	for (int round = 0; round < 1000; round++)
-		if (!kill_round(round, &extra, &torn))
+	for (int round = 0; round < rounds; round++)
+		if (!kill_round(round, solo, &extra, &torn))
 			return;
 	/* The test is only worth something if kills do land between claim and publish. */
-	SHM_CHECK(torn > 0, "no kill of 1000 landed between a claim and its publish: the test missed its window");
-	printf("(%u of 1000 kills between claim and publish, %u after publish before the ack) ", torn, extra);
+	SHM_CHECK(torn > 0, "no kill of %d landed inside a put: the test missed its window", rounds);
+	printf("(%u of %d kills inside a put, %u after publish before the ack) ", torn, rounds, extra);
+}
+
+static void t_kill9_producer_mid_publish(void)
+{
+	kill_producer_rounds(false, 1000);
+}
+
+static void t_kill9_solo_producer_mid_copy(void)
+{
+	kill_producer_rounds(true, 300);
 }
 
 /* --- SIGKILL of a consumer in the middle of its gets -------------------------------------- */
@@ -204,11 +234,11 @@ static void doomed_consumer(ipcq *q, atomic_int *started)
  * middle; a slot it was reading must not block the producers forever: the
  * parent then puts and gets two rings' worth through the same ring.
  */
-static void t_kill9_consumer_mid_get(void)
+static void kill_consumer_rounds(bool solo, int rounds)
 {
 	unsigned char *b = malloc(KILL_MAX);
-	for (int round = 0; round < 300; round++) {
-		ipcq *q = ring_open(4, KILL_MAX);
+	for (int round = 0; round < rounds; round++) {
+		ipcq *q = solo ? ring_open(4, KILL_MAX) : ring_open_cas(4, KILL_MAX);
 		atomic_int *started = shm_shared(sizeof *started);
 		pid_t pid = fork();
 		if (pid == 0)
@@ -251,6 +281,16 @@ static void t_kill9_consumer_mid_get(void)
 		munmap(started, sizeof *started);
 	}
 	free(b);
+}
+
+static void t_kill9_consumer_mid_get(void)
+{
+	kill_consumer_rounds(false, 300);
+}
+
+static void t_kill9_solo_consumer_mid_get(void)
+{
+	kill_consumer_rounds(true, 150);
 }
 
 /* --- 10^6 messages 4 -> 4, and the pure futex path 1 -> 1 ------------------------------------ */
@@ -383,6 +423,103 @@ static void t_futex_only_4x4(void)
 	run_flow(NP, NC, 5000, 3, "0");
 }
 
+/*
+ * Solo sides turning shared mid-stream: one producer process and one consumer
+ * process start alone (both sides solo); then a second consumer process, a
+ * thread in the producer process (same pid, new tid) and a second producer
+ * process join while messages flow through a small ring. Nothing may be lost,
+ * repeated, torn or reordered per producer across the switch.
+ */
+#define SOLO_PER 100000
+
+struct late {
+	struct flow f;
+	_Atomic uint64_t sent0; /* puts done by producer 0's first thread */
+	ipcq *q;
+};
+
+static void *late_thread(void *arg)
+{
+	struct late *l = arg;
+	unsigned char b[MSG];
+	for (uint32_t s = 0; s < SOLO_PER; s++) {
+		fill_msg(b, MSG, ((uint64_t)2 << 32) | s);
+		if (ipcq_put(l->q, b, MSG, 20 * SEC) != IPCQ_OK)
+			flow_fail(&l->f, "put failed (thread)", 2, s);
+	}
+	return NULL;
+}
+
+static void late_producer0(ipcq *q, struct late *l)
+{
+	ipcq_release(q, IPCQ_CONSUMER);
+	unsigned char b[MSG];
+	pthread_t t;
+	bool started = false;
+	for (uint32_t s = 0; s < SOLO_PER; s++) {
+		if (s == SOLO_PER / 3) {
+			l->q = q;
+			if (pthread_create(&t, NULL, late_thread, l) != 0)
+				flow_fail(&l->f, "pthread_create", 0, s);
+			started = true;
+		}
+		fill_msg(b, MSG, s);
+		if (ipcq_put(q, b, MSG, 20 * SEC) != IPCQ_OK)
+			flow_fail(&l->f, "put failed", 0, s);
+		atomic_store(&l->sent0, s + 1);
+	}
+	if (started)
+		pthread_join(t, NULL);
+	ipcq_close(q);
+	_exit(0);
+}
+
+static void t_solo_sides_turn_shared(void)
+{
+	setenv("IPCQ_SHMRING_NAP_NS", "30000000000", 1); /* a lost wake-up shows as a 20 s wait */
+	ipcq *q = ring_open(16, MSG);
+	unsetenv("IPCQ_SHMRING_NAP_NS");
+	struct late *l = shm_shared(sizeof *l);
+	pid_t kids[4];
+	unsigned nk = 0;
+	if ((kids[nk++] = fork()) == 0)
+		flow_consumer(q, &l->f, SOLO_PER);
+	if ((kids[nk++] = fork()) == 0)
+		late_producer0(q, l);
+	int64_t give_up = shm_now() + 20 * SEC;
+	while (atomic_load(&l->sent0) < SOLO_PER / 4 && shm_now() < give_up)
+		;
+	if ((kids[nk++] = fork()) == 0)
+		flow_consumer(q, &l->f, SOLO_PER);
+	while (atomic_load(&l->sent0) < SOLO_PER / 2 && shm_now() < give_up)
+		;
+	if ((kids[nk++] = fork()) == 0)
+		flow_producer(q, &l->f, 1, SOLO_PER);
+	ipcq_close(q);
+	bool all_exited = true;
+	for (unsigned i = 0; i < nk; i++) {
+		int ws = shm_wait(kids[i], 50 * SEC);
+		all_exited &= ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+	}
+	SHM_CHECK(atomic_load(&l->f.bad) == 0, "%s", l->f.why);
+	SHM_CHECK(all_exited, "a producer or consumer failed or hung");
+	uint64_t missing = 0;
+	for (unsigned p = 0; p < 3; p++)
+		for (uint32_t s = 0; s < SOLO_PER; s++)
+			missing += atomic_load(&l->f.seen[p][s]) != 1;
+	SHM_CHECK(missing == 0, "%llu of %u messages were lost", (unsigned long long)missing, 3 * SOLO_PER);
+	int64_t longest = atomic_load(&l->f.longest_wait_ns);
+	SHM_CHECK(longest < 5 * SEC, "one put or get waited %.1f s: a lost wake-up", longest / 1e9);
+}
+
+/* The pure futex path with the CAS path forced, as the solo one is covered by futex_only_1x1. */
+static void t_futex_only_1x1_cas(void)
+{
+	setenv("IPCQ_SHMRING_SOLO", "0", 1);
+	run_flow(1, 1, 30000, 2, "0");
+	unsetenv("IPCQ_SHMRING_SOLO");
+}
+
 /* --- Wrap-around with mixed sizes ----------------------------------------------------------- */
 
 #define WRAP_MAX 3000
@@ -502,6 +639,10 @@ int shm_add_shmring(void)
 		return CU_get_error();
 	if (!CU_add_test(s, "kill9_producer_mid_publish_x1000", t_kill9_producer_mid_publish) ||
 	    !CU_add_test(s, "kill9_consumer_mid_get_x300", t_kill9_consumer_mid_get) ||
+	    !CU_add_test(s, "kill9_solo_producer_mid_copy_x300", t_kill9_solo_producer_mid_copy) ||
+	    !CU_add_test(s, "kill9_solo_consumer_mid_get_x150", t_kill9_solo_consumer_mid_get) ||
+	    !CU_add_test(s, "solo_sides_turn_shared_midstream", t_solo_sides_turn_shared) ||
+	    !CU_add_test(s, "futex_only_1x1_cas_path", t_futex_only_1x1_cas) ||
 	    !CU_add_test(s, "mpmc_4x4_million_checksummed", t_mpmc_4x4_million) ||
 	    !CU_add_test(s, "futex_only_1x1_no_lost_wakeup", t_futex_only_1x1) ||
 	    !CU_add_test(s, "futex_only_4x4_no_lost_wakeup", t_futex_only_4x4) ||
