@@ -66,7 +66,8 @@ static const char usage_run[] =
 	"  --suite S        built-in suite (quick, full, ci: see `ipcbench list suites`)\n"
 	"                   or a path to your own .suite file; default quick\n"
 	"  --mechanism L    only these mechanisms (comma-separated; `ipcbench list mechanisms`)\n"
-	"  --workload L     only these workloads: pingpong, stream, shared, limit, limit/c2c, ...\n"
+	"  --workload L     only these workloads: pingpong, stream, shared, cpu, io, spawn,\n"
+	"                   limit, limit/c2c, ...\n"
 	"  --mode L         process, thread\n"
 	"  --placement L    same-pu, smt, cross-core, cross-l3, cross-numa, cross-package, os\n"
 	"  --size L         message sizes: 8, 64, 4K (=4KiB), 1M (=1MiB)\n"
@@ -78,11 +79,19 @@ static const char usage_run[] =
 	"                   --benchmark_out=FILE\n"
 	"Filters intersect with the suite: a size the suite lacks selects nothing.\n"
 	"Mechanism and mode filters leave the limit rows in (they have neither);\n"
-	"--workload pingpong,stream drops them.\n"
+	"--workload pingpong,stream drops them. Spawn rows have no mechanism (a mechanism\n"
+	"filter leaves them in); cpu, io and spawn rows have no size (--size leaves them in).\n"
 	"\n"
 	"Benchmark names: <workload>/<mechanism>/<mode>/<placement>/size:<bytes>, with\n"
 	"/pairs:NxM for stream with N producers and M consumers; limit/c2c/<placement>,\n"
-	"limit/memcpy/size:<bytes>, limit/ring/<placement>/size:64.\n";
+	"limit/memcpy/size:<bytes>, limit/ring/<placement>/size:64;\n"
+	"pools: cpu/<mechanism>/<mode>/<placement>/grain:<us>us/workers:<N> (grain 0: empty\n"
+	"tasks, the dispatch cost), io/<mechanism>/<mode>/<placement>/task:sleep|socket/\n"
+	"grain:<us>us/concurrency:<N>; spawn/fork|posix_spawn|pthread_create/<mode>/<placement>.\n"
+	"A pool's owner runs on the placement's CPU A, its workers on B, A, B, ... (same-pu:\n"
+	"all on A; os: unpinned). cpu rows get speedup (over workers:1) and efficiency after\n"
+	"the run; the summary is followed by \"What this machine says\", findings computed\n"
+	"from this run's figures, also in results.json (context \"findings\").\n";
 
 static const char usage_conformance[] =
 	"usage: ipcbench conformance [--mechanism L] [--test S] [--list]\n"

@@ -35,11 +35,12 @@
 /* --- loading results.json ---------------------------------------------------- */
 
 enum counter {
-	C_P50, C_P90, C_P99, C_P999, C_MAX, C_MEAN, C_IPS, C_BPS, C_TPS, C_SPEEDUP, C_MEM, C_COUNT
+	C_P50, C_P90, C_P99, C_P999, C_MAX, C_MEAN, C_IPS, C_BPS, C_TPS, C_SPEEDUP, C_MEM, C_SPAWN, C_OPS, C_COUNT
 };
 static const char *const counter_names[C_COUNT] = {
 	"rtt_p50_ns", "rtt_p90_ns", "rtt_p99_ns", "rtt_p999_ns", "rtt_max_ns", "rtt_mean_ns",
 	"items_per_second", "bytes_per_second", "tasks_per_second", "speedup", "mem_per_worker_bytes",
+	"spawn_ns", "ops_per_second",
 };
 
 enum { MODE_PROC, MODE_THR, MODE_N };
@@ -58,6 +59,7 @@ struct row {
 	size_t size;     /* 0 when the name has none */
 	unsigned prod, cons;
 	double workers, grain, conc; /* pool rows: NAN when the name has none */
+	char task[16];   /* io rows: "sleep", "socket"; "" when the name has none */
 	int prio;        /* median aggregate 3, mean 2, a single run 1 */
 	bool error;
 	char errmsg[400];
@@ -163,6 +165,8 @@ static bool parse_name(struct row *w)
 			w->grain = v;
 		else if (seg_value(seg[i], "concurrency", &v))
 			w->conc = v;
+		else if (!strncmp(seg[i], "task:", 5))
+			snprintf(w->task, sizeof w->task, "%s", seg[i] + 5);
 	}
 	return true;
 }
@@ -307,7 +311,7 @@ static int run_load(struct run *r, const char *arg, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < r->n; i++) {
 		const struct row *w = &r->rows[i];
-		if (w->mode >= 0)
+		if (w->mode >= 0 && strcmp(w->wl, "spawn")) /* spawn rows name a call, not a mechanism */
 			add_mech(r, w->mech);
 		if (w->place[0])
 			add_place(r, w->place);
@@ -1046,14 +1050,16 @@ static void chart_pool(struct out *o, const struct run *r, const char *wl)
 		const struct row *a = &r->rows[i];
 		if (done[i] || a->error || strcmp(a->wl, wl) || (cpu ? isnan(a->workers) : isnan(a->conc)))
 			continue;
-		char name[128], g[32] = "";
+		char name[160], g[32] = "";
 		if (!isnan(a->grain))
-			snprintf(g, sizeof g, " grain %g", a->grain);
-		snprintf(name, sizeof name, "%s %s%s", a->mech, mode_names[a->mode], g);
+			snprintf(g, sizeof g, " grain %gus", a->grain);
+		snprintf(name, sizeof name, "%s %s %s%s%s%s", a->mech, mode_names[a->mode], a->place, a->task[0] ? " " : "",
+		         a->task, g);
 		fprintf(f, "%sx \"%s\"\n", blocks++ ? "\n\n" : "", name);
 		for (size_t j = i; j < r->n; j++) {
 			const struct row *b = &r->rows[j];
 			if (b->error || strcmp(b->wl, wl) || strcmp(b->mech, a->mech) || b->mode != a->mode ||
+			    strcmp(b->place, a->place) || strcmp(b->task, a->task) ||
 			    !(b->grain == a->grain || (isnan(b->grain) && isnan(a->grain))))
 				continue;
 			done[j] = true;
@@ -1081,7 +1087,7 @@ static void chart_pool(struct out *o, const struct run *r, const char *wl)
 
 /* --- findings ----------------------------------------------------------------------- */
 
-#define MAX_FINDINGS 64
+#define MAX_FINDINGS 128 /* its own and those `ipcbench run` wrote (context "findings") */
 
 struct findings {
 	char line[MAX_FINDINGS][400];
@@ -1203,6 +1209,15 @@ static void compute_findings(const struct run *r, struct findings *fs)
 				finding(fs, "%s has no %s rows in this run (a mechanism without IPCQ_CAP_PROCESS runs threads only).",
 				        r->mechs[m], mode_names[mode]);
 		}
+	/* what `ipcbench run` concluded from the pool, spawn and shared rows (context "findings", one per line) */
+	const char *run_findings = ctx_str(r, "findings");
+	for (const char *p = run_findings; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		if (len)
+			finding(fs, "%.*s", len, p);
+		p += len + (nl ? 1 : 0);
+	}
 	size_t errors = 0;
 	for (size_t i = 0; i < r->n; i++)
 		errors += r->rows[i].error;
@@ -1350,6 +1365,8 @@ static void table_machine(const struct run *r, struct table *t)
 	json_t *v;
 	json_object_foreach(r->ctx, key, v) {
 		char buf[160];
+		if (!strcmp(key, "findings"))
+			continue; /* listed under Findings */
 		if (json_is_string(v))
 			snprintf(buf, sizeof buf, "%s", json_string_value(v));
 		else if (json_is_integer(v))
@@ -1413,8 +1430,15 @@ static void table_all(const struct run *r, struct table *t)
 			snprintf(cell, sizeof cell, "copy %s", ipcb_fmt_rate(val(w, C_BPS), "B/s", a, sizeof a));
 		else if (!isnan(val(w, C_MEAN)))
 			snprintf(cell, sizeof cell, "round trip %s (mean)", fmt_ns(val(w, C_MEAN), a, sizeof a));
+		else if (!isnan(val(w, C_TPS)) && !isnan(val(w, C_SPEEDUP)))
+			snprintf(cell, sizeof cell, "%s, speedup %.2f", ipcb_fmt_rate(val(w, C_TPS), "tasks/s", a, sizeof a),
+			         val(w, C_SPEEDUP));
 		else if (!isnan(val(w, C_TPS)))
 			snprintf(cell, sizeof cell, "%s", ipcb_fmt_rate(val(w, C_TPS), "tasks/s", a, sizeof a));
+		else if (!isnan(val(w, C_SPAWN)))
+			snprintf(cell, sizeof cell, "create and reap %s (mean)", fmt_ns(val(w, C_SPAWN), a, sizeof a));
+		else if (!isnan(val(w, C_OPS)))
+			snprintf(cell, sizeof cell, "%s", ipcb_fmt_rate(val(w, C_OPS), "ops/s", a, sizeof a));
 		else
 			snprintf(cell, sizeof cell, "(no counter the report knows)");
 		table_row(t, w->name, cell);

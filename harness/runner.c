@@ -6,6 +6,7 @@
  * and `latest`; ipcb_run itself; `list suites`.
  */
 #include "runner.h"
+#include "findings.h"
 #include "units.h"
 #include "env.h"
 #include "wlutil.h"
@@ -14,10 +15,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +32,9 @@ static const struct ipcb_workload *const workloads[] = {
 	&ipcb_workload_stream,
 	&ipcb_workload_limit,
 	&ipcb_workload_shared,
+	&ipcb_workload_cpu,
+	&ipcb_workload_io,
+	&ipcb_workload_spawn,
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -73,8 +79,8 @@ int ipcb_parse_workloads(const char *list, struct ipcb_filter *f, char *err, siz
 			w = &ipcb_workload_limit;
 		if (!w) {
 			snprintf(err, errlen,
-			         "unknown workload '%s': valid workloads are pingpong, stream, shared, limit "
-			         "(or one limit row: limit/c2c, limit/memcpy, limit/ring)", t);
+			         "unknown workload '%s': valid workloads are pingpong, stream, shared, cpu, io, spawn, "
+			         "limit (or one limit row: limit/c2c, limit/memcpy, limit/ring)", t);
 			return -1;
 		}
 		f->workloads |= 1u << workload_index(w);
@@ -195,6 +201,88 @@ static int plan_limit(struct ipcb_plan *p, const struct ipcb_suite_line *l, unsi
 	return 0;
 }
 
+/* spawn rows: fork and posix_spawn in process mode, pthread_create in thread mode; no mechanism. */
+static int plan_spawn(struct ipcb_plan *p, const struct ipcb_suite_line *l, unsigned modes, unsigned places,
+                      const struct resolved *rs, hwloc_topology_t topo)
+{
+	for (int k = 0; k < IPCB_SPAWN_COUNT; k++) {
+		unsigned mode = k == IPCB_SPAWN_PTHREAD ? IPCB_MODE_THREAD : IPCB_MODE_PROCESS;
+		if (!(modes & mode))
+			continue;
+		for (int pl = 0; pl < IPCB_PLACE_COUNT; pl++) {
+			if (!(places & (1u << pl)) || !rs[pl].ok)
+				continue;
+			struct ipcb_case c = { .wl = l->wl, .row = -1, .mode = mode, .variant = k,
+			                       .place = (enum ipcb_place)pl, .cpu_a = rs[pl].a, .cpu_b = rs[pl].b,
+			                       .producers = 1, .consumers = 1, .topo = topo,
+			                       .min_time = l->min_time, .repetitions = l->repetitions };
+			snprintf(c.name, sizeof c.name, "spawn/%s/%s/%s", ipcb_spawn_kind_name(k),
+			         mode == IPCB_MODE_PROCESS ? "process" : "thread", ipcb_placement_name(pl));
+			if (add_case(p, &c))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* cpu and io rows of one mechanism and mode: placements x grains x workers (cpu) or
+ * tasks x grains x concurrency (io). Pools need IPCQ_CAP_EOF across processes and
+ * IPCQ_CAP_MPMC beyond one worker (ipcq_pool_open says so too). */
+static int plan_pool(struct ipcb_plan *p, const struct ipcb_suite_line *l, const ipcq_mech *m, unsigned mode,
+                     unsigned places, const struct resolved *rs, hwloc_topology_t topo)
+{
+	bool cpu = l->wl == &ipcb_workload_cpu;
+	unsigned caps = ipcq_mech_caps(m);
+	const char *mname = ipcq_mech_name(m), *modename = mode == IPCB_MODE_PROCESS ? "process" : "thread";
+	if (mode == IPCB_MODE_PROCESS && !(caps & IPCQ_CAP_EOF))
+		return add_skip(p, "skip: %s pools over %s in process mode: it lacks IPCQ_CAP_EOF (workers could not "
+		                   "tell the pool closed)", l->wl->name, mname);
+	int pus = ipcb_topo_pu_count(topo);
+	for (int pl = 0; pl < IPCB_PLACE_COUNT; pl++) {
+		if (!(places & (1u << pl)) || !rs[pl].ok)
+			continue;
+		for (unsigned gi = 0; gi < l->ngrains; gi++) {
+			if (!cpu && l->grains[gi] == 0) {
+				if (add_skip(p, "skip: io with grain 0: an io task must block for some time"))
+					return -1;
+				continue;
+			}
+			unsigned nk = cpu ? 1 : IPCB_IO_COUNT, nv = cpu ? l->nworkers : l->nconc;
+			for (unsigned k = 0; k < nk; k++) {
+				if (!cpu && !(l->tasks & (1u << k)))
+					continue;
+				for (unsigned vi = 0; vi < nv; vi++) {
+					int w = cpu ? l->workers[vi] : (int)l->conc[vi];
+					if (w < 0)
+						w = -w * (pus > 0 ? pus : 1);
+					if (w > IPCB_MAX_WORKERS)
+						w = IPCB_MAX_WORKERS;
+					if (w > 1 && !(caps & IPCQ_CAP_MPMC)) {
+						if (add_skip(p, "skip: %s pools of more than one worker over %s: it lacks IPCQ_CAP_MPMC",
+						             l->wl->name, mname))
+							return -1;
+						continue;
+					}
+					struct ipcb_case c = { .wl = l->wl, .mech = m, .row = -1, .mode = mode,
+					                       .place = (enum ipcb_place)pl, .cpu_a = rs[pl].a, .cpu_b = rs[pl].b,
+					                       .producers = 1, .consumers = 1, .workers = (unsigned)w,
+					                       .grain_us = l->grains[gi], .variant = (int)k, .topo = topo,
+					                       .min_time = l->min_time, .repetitions = l->repetitions };
+					if (cpu)
+						snprintf(c.name, sizeof c.name, "cpu/%s/%s/%s/grain:%uus/workers:%d", mname, modename,
+						         ipcb_placement_name(pl), c.grain_us, w);
+					else
+						snprintf(c.name, sizeof c.name, "io/%s/%s/%s/task:%s/grain:%uus/concurrency:%d", mname,
+						         modename, ipcb_placement_name(pl), ipcb_io_task_name((int)k), c.grain_us, w);
+					if (add_case(p, &c))
+						return -1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwloc_topology_t topo,
                     struct ipcb_plan *p)
 {
@@ -221,6 +309,12 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 		}
 		uint64_t mechs = l->mechs & (f->have_mechs ? f->mechs : ~0ull);
 		unsigned modes = l->modes & (f->have_modes ? f->modes : ~0u);
+		if (l->wl == &ipcb_workload_spawn) {
+			if (plan_spawn(p, l, modes, places, rs, topo))
+				return -1;
+			continue;
+		}
+		bool pool = l->wl == &ipcb_workload_cpu || l->wl == &ipcb_workload_io;
 		for (size_t mi = 0; mi < ipcq_mech_count() && mi < 64; mi++) {
 			if (!(mechs & (1ull << mi)))
 				continue;
@@ -240,6 +334,11 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 						return -1;
 					continue;
 				}
+				if (pool) {
+					if (plan_pool(p, l, m, mode, places, rs, topo))
+						return -1;
+					continue;
+				}
 				for (unsigned pi = 0; pi < l->npairs; pi++) {
 					struct ipcb_pairs pr = l->pairs[pi];
 					bool multi = pr.producers > 1 || pr.consumers > 1;
@@ -252,14 +351,20 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 					for (int pl = 0; pl < IPCB_PLACE_COUNT; pl++) {
 						if (!(places & (1u << pl)) || !rs[pl].ok)
 							continue;
-						for (unsigned si = 0; si < l->nsizes; si++) {
-							if (!size_wanted(f, l->sizes[si]))
+						/* shared: one row per endpoint count (workers=, default 2) */
+						bool shared = l->wl == &ipcb_workload_shared;
+						for (unsigned si = 0; si < l->nsizes * (shared ? l->nworkers : 1); si++) {
+							size_t size = l->sizes[si % l->nsizes];
+							int w = shared ? l->workers[si / l->nsizes] : 0;
+							if (!size_wanted(f, size))
 								continue;
+							if (w < 0)
+								w = -w * ipcb_topo_pu_count(topo);
 							struct ipcb_case c = {
 								.wl = l->wl, .mech = m, .row = -1, .mode = mode,
 								.place = (enum ipcb_place)pl, .cpu_a = rs[pl].a, .cpu_b = rs[pl].b,
-								.size = l->sizes[si], .producers = pr.producers,
-								.consumers = pr.consumers, .topo = topo,
+								.size = size, .producers = pr.producers,
+								.consumers = pr.consumers, .workers = (unsigned)w, .topo = topo,
 								.min_time = l->min_time, .repetitions = l->repetitions,
 							};
 							int n = snprintf(c.name, sizeof c.name, "%s/%s/%s/%s/size:%zu", l->wl->name,
@@ -268,6 +373,8 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 							if (multi)
 								snprintf(c.name + n, sizeof c.name - (size_t)n, "/pairs:%ux%u",
 								         pr.producers, pr.consumers);
+							else if (shared && w != 2)
+								snprintf(c.name + n, sizeof c.name - (size_t)n, "/workers:%d", w);
 							if (add_case(p, &c))
 								return -1;
 						}
@@ -341,7 +448,9 @@ void ipcb_case_started(const struct ipcb_case *c)
 
 static void human_ns(double ns, char *buf, size_t len)
 {
-	if (ns >= 1e6)
+	if (isnan(ns))
+		snprintf(buf, len, "-");
+	else if (ns >= 1e6)
 		snprintf(buf, len, "%.2fms", ns / 1e6);
 	else if (ns >= 1e3)
 		snprintf(buf, len, "%.1fus", ns / 1e3);
@@ -362,10 +471,35 @@ static void human_bytes(double v, char *buf, size_t len)
 /* The row's key figures as one readable cell. */
 static void summary_cell(const struct ipcb_gb_result *r, char *buf, size_t len)
 {
-	double p50, p99, mean, ips, bps, ops, aops;
-	char a[32], b[32], c[32];
+	double p50, p99, mean, ips, bps, ops, aops, lops, tps, v, w;
+	char a[32], b[32], c[32], d[32];
 	if (r->error_occurred) {
 		snprintf(buf, len, "ERROR: %s", r->error_message);
+	} else if (ipcb_gb_result_counter(r, "spawn_ns", &mean)) {
+		p99 = NAN;
+		ipcb_gb_result_counter(r, "spawn_p99_ns", &p99);
+		human_ns(mean, a, sizeof a);
+		human_ns(p99, b, sizeof b);
+		snprintf(buf, len, "spawn mean %-8s p99 %s", a, b);
+	} else if (ipcb_gb_result_counter(r, "tasks_per_second", &tps) && ipcb_gb_result_counter(r, "of_ideal", &v)) {
+		ipcb_fmt_rate(tps, "tasks/s", a, sizeof a);
+		p99 = w = NAN;
+		ipcb_gb_result_counter(r, "task_p99_ns", &p99);
+		human_ns(p99, b, sizeof b);
+		if (ipcb_gb_result_counter(r, "mem_per_worker_bytes", &w))
+			snprintf(d, sizeof d, " %.0f KiB/worker", w / 1024);
+		else
+			d[0] = 0;
+		snprintf(buf, len, "%-14s %3.0f%% of ideal  task p99 %-8s%s", a, 100 * v, b, d);
+	} else if (ipcb_gb_result_counter(r, "tasks_per_second", &tps)) {
+		ipcb_fmt_rate(tps, "tasks/s", a, sizeof a);
+		human_ns(1e9 / tps, b, sizeof b);
+		if (ipcb_gb_result_counter(r, "task_us", &v)) {
+			human_ns(v * 1e3, c, sizeof c);
+			snprintf(buf, len, "%-14s %-8s per task  (one task %s)", a, b, c);
+		} else {
+			snprintf(buf, len, "%-14s %-8s per task  (empty tasks)", a, b);
+		}
 	} else if (ipcb_gb_result_counter(r, "rtt_p50_ns", &p50) && ipcb_gb_result_counter(r, "rtt_p99_ns", &p99)) {
 		ipcb_gb_result_counter(r, "rtt_mean_ns", &mean);
 		human_ns(p50, a, sizeof a);
@@ -374,10 +508,12 @@ static void summary_cell(const struct ipcb_gb_result *r, char *buf, size_t len)
 		snprintf(buf, len, "rtt p50 %-8s p99 %-8s mean %s", a, b, c);
 	} else if (ipcb_gb_result_counter(r, "ops_per_second", &ops)) {
 		ipcb_fmt_rate(ops, "ops/s", a, sizeof a);
-		aops = 0;
+		aops = lops = NAN;
 		ipcb_gb_result_counter(r, "atomic_ops_per_second", &aops);
+		ipcb_gb_result_counter(r, "lock_ops_per_second", &lops);
 		ipcb_fmt_rate(aops, "ops/s", b, sizeof b);
-		snprintf(buf, len, "%-14s plain atomic %s", a, b);
+		ipcb_fmt_rate(lops, "ops/s", c, sizeof c);
+		snprintf(buf, len, "%-14s plain atomic %s  shared mutex %s", a, b, c);
 	} else if (ipcb_gb_result_counter(r, "items_per_second", &ips)) {
 		ipcb_fmt_rate(ips, "msg/s", a, sizeof a);
 		bps = 0;
@@ -503,6 +639,18 @@ static int clean_json_names(const char *path, char *err, size_t errlen)
 				continue;
 			}
 		}
+		/* Google Benchmark writes a NaN counter (the cv of a counter whose mean is 0) as a bare NaN,
+		 * which is not JSON: null says "no value" to every JSON reader. */
+		char *colon = strstr(line, "\": ");
+		if (colon) {
+			char *v = colon + 3;
+			size_t vl = strcspn(v, ",\n");
+			if ((vl == 3 && (!strncasecmp(v, "nan", 3) || !strncasecmp(v, "inf", 3))) ||
+			    (vl == 4 && (!strncasecmp(v, "-nan", 4) || !strncasecmp(v, "-inf", 4)))) {
+				fprintf(o, "%.*snull%s", (int)(v - line), line, v + vl);
+				continue;
+			}
+		}
 		fputs(line, o);
 	}
 	fclose(f);
@@ -592,9 +740,14 @@ static void csv_str(FILE *f, const char *s)
 static const char *const csv_counters[] = {
 	"items_per_second", "bytes_per_second", "rtt_p50_ns", "rtt_p90_ns", "rtt_p99_ns", "rtt_p999_ns",
 	"rtt_max_ns", "rtt_mean_ns", "timer_cost_ns", "batch_msgs", "ops_per_second", "atomic_ops_per_second",
+	"lock_ops_per_second", "tasks_per_second", "speedup", "efficiency", "task_us", "of_ideal", "task_p50_ns",
+	"task_p99_ns",
+	"rss_per_worker_bytes", "pss_per_worker_bytes", "mem_per_worker_bytes", "spawn_ns", "spawn_p50_ns",
+	"spawn_p99_ns",
 };
 
-static int write_csv(const char *path, char *err, size_t errlen)
+/* speedup and efficiency come from the runner (findings.c), the rest from the rows. */
+static int write_csv(const char *path, const double *speedup, const double *efficiency, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "w");
 	if (!f) {
@@ -614,8 +767,14 @@ static int write_csv(const char *path, char *err, size_t errlen)
 		        r->aggregate_name, (long long)r->repetition_index, (long long)r->iterations, r->real_time,
 		        r->cpu_time, r->time_unit);
 		for (size_t k = 0; k < sizeof csv_counters / sizeof *csv_counters; k++) {
-			double v;
-			if (ipcb_gb_result_counter(r, csv_counters[k], &v))
+			double v = NAN;
+			if (!strcmp(csv_counters[k], "speedup") || !strcmp(csv_counters[k], "efficiency")) {
+				v = csv_counters[k][0] == 's' ? speedup[i] : efficiency[i];
+				if (!isnan(v))
+					fprintf(f, ",%.6g", v);
+				else
+					fputs(",", f);
+			} else if (ipcb_gb_result_counter(r, csv_counters[k], &v))
 				fprintf(f, ",%.6g", v);
 			else
 				fputs(",", f);
@@ -765,6 +924,16 @@ int ipcb_run(const struct ipcb_run_opts *o)
 	ui.start_ns = ipcb_now_ns();
 	ui.plan = &plan;
 	ipcb_timer_cost(); /* measured once, before any benchmark pins us */
+	for (size_t i = 0; i < plan.n; i++)
+		if (plan.cases[i].wl == &ipcb_workload_cpu) {
+			/* Before Google Benchmark writes the context, and before any pool forks. */
+			char cal[160];
+			snprintf(cal, sizeof cal, "%.1f hash iterations per microsecond (cpu task grain; fastest of 15 "
+			         "runs of >= 5 ms, unpinned)", ipcb_cpu_calibrate());
+			if (ipcb_gb_add_context("cpu_grain_calibration", cal) != 0)
+				fprintf(stderr, "ipcbench run: the cpu calibration did not reach results.json\n");
+			break;
+		}
 
 	/* Google Benchmark's console table goes to stdout; ours replaces it
 	 * unless the user asked for a format. Children inherit the quiet stdout. */
@@ -805,10 +974,28 @@ int ipcb_run(const struct ipcb_run_opts *o)
 		fprintf(stderr, "ipcbench run: %s\n", err);
 		rc = 1;
 	}
-	if (write_csv(csv, err, sizeof err) != 0) {
-		fprintf(stderr, "ipcbench run: %s\n", err);
+	size_t nres = ipcb_gb_result_count();
+	double *speedup = calloc(nres ? nres : 1, sizeof *speedup);
+	double *efficiency = calloc(nres ? nres : 1, sizeof *efficiency);
+	struct ipcb_findings findings = { 0 };
+	ipcb_pool_speedups(speedup, efficiency, speedup && efficiency ? nres : 0);
+	if (!speedup || !efficiency || ipcb_findings_compute(speedup, ipcb_topo_pu_count(topo), &findings) != 0) {
+		fprintf(stderr, "ipcbench run: out of memory for the speedups and findings\n");
 		rc = 1;
+	} else {
+		if (ipcb_results_amend(json, speedup, efficiency, &findings, err, sizeof err) != 0) {
+			fprintf(stderr, "ipcbench run: %s\n", err);
+			rc = 1;
+		}
+		if (write_csv(csv, speedup, efficiency, err, sizeof err) != 0) {
+			fprintf(stderr, "ipcbench run: %s\n", err);
+			rc = 1;
+		}
+		ipcb_findings_print(&findings, tail);
 	}
+	ipcb_findings_free(&findings);
+	free(speedup);
+	free(efficiency);
 	if (link_latest(root, base, err, sizeof err) != 0) {
 		fprintf(stderr, "ipcbench run: %s\n", err);
 		rc = 1;
@@ -837,6 +1024,10 @@ static void line_summary(const struct ipcb_suite_line *l, char *buf, size_t len)
 		for (int r = 0, k = 0; r < IPCB_LIMIT_COUNT; r++)
 			if (l->rows & (1u << r))
 				ADD("%s%s", k++ ? "," : "", ipcb_limit_row_name(r));
+	} else if (l->wl == &ipcb_workload_spawn) {
+		ADD(" modes=%s%s%s", l->modes & IPCB_MODE_PROCESS ? "process(fork,posix_spawn)" : "",
+		    l->modes == (IPCB_MODE_PROCESS | IPCB_MODE_THREAD) ? "," : "",
+		    l->modes & IPCB_MODE_THREAD ? "thread(pthread_create)" : "");
 	} else {
 		uint64_t all = ipcq_mech_count() >= 64 ? ~0ull : (1ull << ipcq_mech_count()) - 1;
 		ADD(" mechanisms=");
@@ -853,10 +1044,39 @@ static void line_summary(const struct ipcb_suite_line *l, char *buf, size_t len)
 	for (int p = 0, k = 0; p < IPCB_PLACE_COUNT; p++)
 		if (l->places & (1u << p))
 			ADD("%s%s", k++ ? "," : "", ipcb_placement_name(p));
-	ADD(" sizes=");
-	for (unsigned i = 0; i < l->nsizes; i++) {
-		char s[16];
-		ADD("%s%s", i ? "," : "", ipcb_size_str(l->sizes[i], s, sizeof s));
+	bool pool = l->wl == &ipcb_workload_cpu || l->wl == &ipcb_workload_io;
+	if (pool) {
+		ADD(" grains=");
+		for (unsigned i = 0; i < l->ngrains; i++)
+			ADD("%s%uus", i ? "," : "", l->grains[i]);
+	}
+	if (!pool && l->wl != &ipcb_workload_spawn) {
+		ADD(" sizes=");
+		for (unsigned i = 0; i < l->nsizes; i++) {
+			char s[16];
+			ADD("%s%s", i ? "," : "", ipcb_size_str(l->sizes[i], s, sizeof s));
+		}
+	}
+	bool shared_n = l->wl == &ipcb_workload_shared && !(l->nworkers == 1 && l->workers[0] == 2);
+	if (l->wl == &ipcb_workload_cpu || shared_n) {
+		ADD(" workers=");
+		for (unsigned i = 0; i < l->nworkers; i++) {
+			int w = l->workers[i];
+			if (w > 0)
+				ADD("%s%d", i ? "," : "", w);
+			else if (w == -1)
+				ADD("%spus", i ? "," : "");
+			else
+				ADD("%s%dpus", i ? "," : "", -w);
+		}
+	} else if (l->wl == &ipcb_workload_io) {
+		ADD(" tasks=");
+		for (int k = 0, j = 0; k < IPCB_IO_COUNT; k++)
+			if (l->tasks & (1u << k))
+				ADD("%s%s", j++ ? "," : "", ipcb_io_task_name(k));
+		ADD(" concurrency=");
+		for (unsigned i = 0; i < l->nconc; i++)
+			ADD("%s%u", i ? "," : "", l->conc[i]);
 	}
 	if (l->wl == &ipcb_workload_stream) {
 		ADD(" pairs=");

@@ -260,6 +260,138 @@ int ipcb_parse_pairs(const char *list, struct ipcb_pairs *pairs, unsigned *n, ch
 	return 0;
 }
 
+/* --- pool sweeps: workers, grains, concurrency, io tasks ------------------- */
+
+struct counts_ctx {
+	int *iv;        /* workers */
+	unsigned *uv;   /* grains, concurrency */
+	unsigned n;
+	const char *what;
+};
+
+static int counts_push(struct counts_ctx *c, long v, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->iv ? c->iv[i] == v : c->uv[i] == (unsigned)v)
+			return 0;
+	if (c->n >= IPCB_MAX_COUNTS) {
+		snprintf(err, errlen, "%s: more than %d values", c->what, IPCB_MAX_COUNTS);
+		return -1;
+	}
+	if (c->iv)
+		c->iv[c->n++] = (int)v;
+	else
+		c->uv[c->n++] = (unsigned)v;
+	return 0;
+}
+
+static int add_worker(const char *item, void *ctx, char *err, size_t errlen)
+{
+	struct counts_ctx *c = ctx;
+	char *end;
+	long v = strtol(item, &end, 10);
+	if (end == item && !strcasecmp(item, "pus"))
+		return counts_push(c, -1, err, errlen);
+	if (end != item && !strcasecmp(end, "pus") && v >= 1 && v <= 64)
+		return counts_push(c, -v, err, errlen);
+	if (end == item || *end || v < 1 || v > IPCB_MAX_WORKERS) {
+		snprintf(err, errlen,
+		         "bad workers '%s': give a count from 1 to %d, or pus / Npus (N times this machine's PUs), "
+		         "e.g. workers=1,2,pus,2pus", item, IPCB_MAX_WORKERS);
+		return -1;
+	}
+	return counts_push(c, v, err, errlen);
+}
+
+int ipcb_parse_workers(const char *list, int *workers, unsigned *n, char *err, size_t errlen)
+{
+	struct counts_ctx c = { .iv = workers, .what = "workers" };
+	if (each_item(list, add_worker, &c, "workers", err, errlen) != 0)
+		return -1;
+	*n = c.n;
+	return 0;
+}
+
+static int add_grain(const char *item, void *ctx, char *err, size_t errlen)
+{
+	struct counts_ctx *c = ctx;
+	char *end;
+	errno = 0;
+	double v = strtod(item, &end);
+	double mul = 1;
+	if (end == item || errno || v < 0)
+		goto bad;
+	if (!*end || !strcasecmp(end, "us"))
+		mul = 1;
+	else if (!strcasecmp(end, "ms"))
+		mul = 1000;
+	else if (!strcasecmp(end, "s"))
+		mul = 1e6;
+	else
+		goto bad;
+	v *= mul;
+	if (v > IPCB_MAX_GRAIN_US || v != (double)(unsigned)v)
+		goto bad;
+	return counts_push(c, (long)v, err, errlen);
+bad:
+	snprintf(err, errlen,
+	         "bad grain '%s': give whole microseconds with an optional us/ms/s suffix (0, 50, 1ms, 10ms), "
+	         "up to %u s", item, IPCB_MAX_GRAIN_US / 1000000u);
+	return -1;
+}
+
+int ipcb_parse_grains(const char *list, unsigned *grains_us, unsigned *n, char *err, size_t errlen)
+{
+	struct counts_ctx c = { .uv = grains_us, .what = "grains" };
+	if (each_item(list, add_grain, &c, "grains", err, errlen) != 0)
+		return -1;
+	*n = c.n;
+	return 0;
+}
+
+static int add_count(const char *item, void *ctx, char *err, size_t errlen)
+{
+	struct counts_ctx *c = ctx;
+	char *end;
+	long v = strtol(item, &end, 10);
+	if (end == item || *end || v < 1 || v > IPCB_MAX_WORKERS) {
+		snprintf(err, errlen, "bad %s '%s': give a count from 1 to %d", c->what, item, IPCB_MAX_WORKERS);
+		return -1;
+	}
+	return counts_push(c, v, err, errlen);
+}
+
+int ipcb_parse_counts(const char *list, unsigned *counts, unsigned *n, char *err, size_t errlen)
+{
+	struct counts_ctx c = { .uv = counts, .what = "concurrency" };
+	if (each_item(list, add_count, &c, "concurrency", err, errlen) != 0)
+		return -1;
+	*n = c.n;
+	return 0;
+}
+
+static int add_io_task(const char *item, void *ctx, char *err, size_t errlen)
+{
+	unsigned *mask = ctx;
+	if (!strcmp(item, "all")) {
+		*mask |= (1u << IPCB_IO_COUNT) - 1;
+		return 0;
+	}
+	for (int k = 0; k < IPCB_IO_COUNT; k++)
+		if (!strcmp(item, ipcb_io_task_name(k))) {
+			*mask |= 1u << k;
+			return 0;
+		}
+	snprintf(err, errlen, "unknown io task '%s': valid tasks are all, sleep, socket", item);
+	return -1;
+}
+
+int ipcb_parse_io_tasks(const char *list, unsigned *mask, char *err, size_t errlen)
+{
+	*mask = 0;
+	return each_item(list, add_io_task, mask, "tasks", err, errlen);
+}
+
 /* --- lines ---------------------------------------------------------------- */
 
 static void line_defaults(struct ipcb_suite_line *l)
@@ -274,6 +406,15 @@ static void line_defaults(struct ipcb_suite_line *l)
 	l->nsizes = 1;
 	l->pairs[0] = (struct ipcb_pairs){ 1, 1 };
 	l->npairs = 1;
+	l->workers[0] = 1;
+	l->workers[1] = -1; /* pus */
+	l->nworkers = 2;
+	l->grains[0] = 1000;
+	l->ngrains = 1;
+	l->conc[0] = 1;
+	l->conc[1] = 16;
+	l->nconc = 2;
+	l->tasks = (1u << IPCB_IO_COUNT) - 1;
 }
 
 static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t errlen)
@@ -289,6 +430,9 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 		return -1;
 	}
 	bool is_stream = l->wl == &ipcb_workload_stream, is_limit = l->wl == &ipcb_workload_limit;
+	bool is_cpu = l->wl == &ipcb_workload_cpu, is_io = l->wl == &ipcb_workload_io;
+	bool is_spawn = l->wl == &ipcb_workload_spawn, is_shared = l->wl == &ipcb_workload_shared;
+	bool workers_given = false;
 	for (char *kv = strtok_r(NULL, " \t", &save); kv; kv = strtok_r(NULL, " \t", &save)) {
 		char *eq = strchr(kv, '=');
 		if (!eq || eq == kv || !eq[1]) {
@@ -298,14 +442,23 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 		*eq = 0;
 		const char *key = kv, *val = eq + 1;
 		int rc;
-		if (!strcmp(key, "mechanisms") && !is_limit)
+		if (!strcmp(key, "mechanisms") && !is_limit && !is_spawn)
 			rc = ipcb_parse_mechs(val, &l->mechs, err, errlen);
 		else if (!strcmp(key, "modes") && !is_limit)
 			rc = ipcb_parse_modes(val, &l->modes, err, errlen);
 		else if (!strcmp(key, "placements"))
 			rc = ipcb_parse_places(val, &l->places, err, errlen);
-		else if (!strcmp(key, "sizes"))
+		else if (!strcmp(key, "sizes") && !is_cpu && !is_io && !is_spawn)
 			rc = ipcb_parse_sizes(val, l->sizes, &l->nsizes, err, errlen);
+		else if (!strcmp(key, "workers") && (is_cpu || is_shared)) {
+			rc = ipcb_parse_workers(val, l->workers, &l->nworkers, err, errlen);
+			workers_given = true;
+		} else if (!strcmp(key, "grains") && (is_cpu || is_io))
+			rc = ipcb_parse_grains(val, l->grains, &l->ngrains, err, errlen);
+		else if (!strcmp(key, "concurrency") && is_io)
+			rc = ipcb_parse_counts(val, l->conc, &l->nconc, err, errlen);
+		else if (!strcmp(key, "tasks") && is_io)
+			rc = ipcb_parse_io_tasks(val, &l->tasks, err, errlen);
 		else if (!strcmp(key, "pairs") && is_stream)
 			rc = ipcb_parse_pairs(val, l->pairs, &l->npairs, err, errlen);
 		else if (!strcmp(key, "rows") && is_limit)
@@ -326,13 +479,21 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 		} else {
 			snprintf(err, errlen, "key '%s' does not apply to %s; its keys are %s min_time repetitions", key,
 			         l->wl->name,
-			         is_limit ? "rows placements sizes"
-			                  : is_stream ? "mechanisms modes placements sizes pairs"
-			                              : "mechanisms modes placements sizes");
+			         is_limit    ? "rows placements sizes"
+			         : is_stream ? "mechanisms modes placements sizes pairs"
+			         : is_cpu    ? "mechanisms modes placements workers grains"
+			         : is_io     ? "mechanisms modes placements tasks grains concurrency"
+			         : is_spawn  ? "modes placements"
+			         : is_shared ? "mechanisms modes placements sizes workers"
+			                     : "mechanisms modes placements sizes");
 			return -1;
 		}
 		if (rc)
 			return -1;
+	}
+	if (is_shared && !workers_given) { /* two endpoints: the placement's two CPUs */
+		l->workers[0] = 2;
+		l->nworkers = 1;
 	}
 	return 0;
 }

@@ -17,6 +17,13 @@
  *   sizes=64              bytes: 8, 4K (=4KiB = 4096), 1M (=1MiB); 8 B .. 16 MiB
  *   pairs=1x1             stream only: producers x consumers
  *   rows=c2c,memcpy,ring  limit only
+ *   workers=1,2,pus,2pus  cpu: pool workers (default 1,pus); shared: endpoints
+ *                         (default 2); Npus = N x this machine's PUs
+ *   grains=0,1us,1ms      cpu, io: task grain (cpu: hashing; io: time blocked);
+ *                         a bare number is microseconds; 0 = empty tasks (cpu)
+ *   concurrency=1,16,256  io only: tasks in flight (= pool workers)
+ *   tasks=sleep,socket    io only: a timed sleep, or a blocking read from a
+ *                         local socket answered after the grain
  *   min_time=SECONDS      per benchmark, instead of Google Benchmark's 0.5 s
  *   repetitions=N         per benchmark
  * '#' starts a comment anywhere on a line.
@@ -32,6 +39,9 @@
 
 #define IPCB_MAX_SIZES 32
 #define IPCB_MAX_PAIRS 8
+#define IPCB_MAX_COUNTS 16  /* workers=, grains=, concurrency= values per line */
+#define IPCB_MAX_WORKERS 1024
+#define IPCB_MAX_GRAIN_US 10000000u /* 10 s */
 #define IPCB_SIZE_MIN 8u
 #define IPCB_SIZE_MAX (16u << 20)
 
@@ -51,6 +61,13 @@ struct ipcb_suite_line {
 	unsigned nsizes;
 	struct ipcb_pairs pairs[IPCB_MAX_PAIRS];
 	unsigned npairs;
+	int workers[IPCB_MAX_COUNTS]; /* cpu: > 0 a count, < 0: -k = k x PUs */
+	unsigned nworkers;
+	unsigned grains[IPCB_MAX_COUNTS]; /* cpu, io: microseconds */
+	unsigned ngrains;
+	unsigned conc[IPCB_MAX_COUNTS];   /* io */
+	unsigned nconc;
+	unsigned tasks;     /* io: bit k: enum ipcb_io_task */
 	double min_time;    /* 0: default */
 	int repetitions;    /* 0: default */
 };
@@ -83,6 +100,14 @@ int ipcb_parse_modes(const char *list, unsigned *mask, char *err, size_t errlen)
 int ipcb_parse_places(const char *list, unsigned *mask, char *err, size_t errlen);
 int ipcb_parse_rows(const char *list, unsigned *mask, char *err, size_t errlen);
 int ipcb_parse_pairs(const char *list, struct ipcb_pairs *pairs, unsigned *n, char *err, size_t errlen);
+/* workers=: counts 1..IPCB_MAX_WORKERS, or "pus"/"Npus" stored as -N. */
+int ipcb_parse_workers(const char *list, int *workers, unsigned *n, char *err, size_t errlen);
+/* grains=: 0, 50, 50us, 1ms, 10ms (a bare number is microseconds), up to 10 s. */
+int ipcb_parse_grains(const char *list, unsigned *grains_us, unsigned *n, char *err, size_t errlen);
+/* concurrency=: counts 1..IPCB_MAX_WORKERS. */
+int ipcb_parse_counts(const char *list, unsigned *counts, unsigned *n, char *err, size_t errlen);
+/* tasks=: io task kinds (sleep, socket, all). */
+int ipcb_parse_io_tasks(const char *list, unsigned *mask, char *err, size_t errlen);
 
 /* 4096 -> "4K", 1048576 -> "1M", 100 -> "100". */
 const char *ipcb_size_str(size_t n, char *buf, size_t len);

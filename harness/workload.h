@@ -23,6 +23,11 @@
 /* Limit rows (workload "limit"). */
 enum ipcb_limit_row { IPCB_LIMIT_C2C = 0, IPCB_LIMIT_MEMCPY, IPCB_LIMIT_RING, IPCB_LIMIT_COUNT };
 
+/* Spawn rows (workload "spawn"): what creates and reaps one worker. */
+enum ipcb_spawn_kind { IPCB_SPAWN_FORK = 0, IPCB_SPAWN_POSIX_SPAWN, IPCB_SPAWN_PTHREAD, IPCB_SPAWN_COUNT };
+/* io tasks: a timed sleep, or a blocking read answered by a local socket. */
+enum ipcb_io_task { IPCB_IO_SLEEP = 0, IPCB_IO_SOCKET, IPCB_IO_COUNT };
+
 /* Most producers or consumers a stream case may have. */
 #define IPCB_MAX_PEERS 16
 
@@ -37,6 +42,9 @@ struct ipcb_case {
 	int cpu_a, cpu_b;         /* PU OS indexes; -1 = unpinned */
 	size_t size;              /* message size in bytes */
 	unsigned producers, consumers; /* stream: N->M (1x1 otherwise) */
+	unsigned workers;         /* cpu, io: pool workers (io: = concurrency) */
+	unsigned grain_us;        /* cpu: hashing per task (0: empty tasks); io: time blocked */
+	int variant;              /* spawn: enum ipcb_spawn_kind; io: enum ipcb_io_task */
 	double min_time;          /* > 0: the suite line's min_time */
 	int repetitions;          /* > 0: the suite line's repetitions */
 	hwloc_topology_t topo;    /* for binding */
@@ -56,6 +64,9 @@ extern const struct ipcb_workload ipcb_workload_pingpong;
 extern const struct ipcb_workload ipcb_workload_stream;
 extern const struct ipcb_workload ipcb_workload_limit;
 extern const struct ipcb_workload ipcb_workload_shared;
+extern const struct ipcb_workload ipcb_workload_spawn;
+extern const struct ipcb_workload ipcb_workload_cpu;
+extern const struct ipcb_workload ipcb_workload_io;
 
 /* Number of workloads, and the i-th in the table (NULL past the end). */
 size_t ipcb_workload_count(void);
@@ -67,6 +78,15 @@ const struct ipcb_workload *ipcb_workload_find(const char *name);
 const char *ipcb_limit_row_name(int r);
 /* Limit row called name, or -1. */
 int ipcb_limit_row_from_name(const char *name);
+
+/* Name of spawn kind k ("fork", "posix_spawn", "pthread_create"), or NULL. */
+const char *ipcb_spawn_kind_name(int k);
+/* Name of io task kind k ("sleep", "socket"), or NULL. */
+const char *ipcb_io_task_name(int k);
+
+/* cpu: hash iterations per microsecond on this machine, measured once per
+ * process (the first call) and kept; the grain of every cpu task follows it. */
+double ipcb_cpu_calibrate(void);
 
 /* The progress hook the runner installs: called when a case starts running. */
 void ipcb_case_started(const struct ipcb_case *c);

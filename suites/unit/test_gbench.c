@@ -327,7 +327,8 @@ int ut_add_gbench(void)
 		return CU_get_error();
 	if (!CU_add_test(s, "register and run", test_register_and_run) ||
 	    !CU_add_test(s, "JSON file", test_json) ||
-	    !CU_add_test(s, "filter and rerun", test_filter_and_rerun))
+	    !CU_add_test(s, "filter and rerun", test_filter_and_rerun) ||
+	    !CU_add_test(s, "pool speedups and findings", ut_test_findings))
 		return CU_get_error();
 	return CUE_SUCCESS;
 }

@@ -36,7 +36,7 @@ static void test_builtin(void)
 	static const struct {
 		const char *name;
 		size_t nlines;
-	} want[] = { { "ci", 4 }, { "full", 6 }, { "quick", 5 } };
+	} want[] = { { "ci", 4 }, { "full", 9 }, { "quick", 9 } };
 	char names[8][64];
 	size_t n = ipcb_suite_builtin(names, 8);
 	UT_EQ_LL(n, 3);
@@ -133,8 +133,52 @@ static void test_keys(void)
 	l = &s.lines[3];
 	UT_EQ_LL(l->lineno, 8);
 	UT_TRUE(l->wl == &ipcb_workload_shared, "line 8 workload");
+	UT_EQ_LL(l->nworkers, 1); /* shared: two endpoints unless workers= says otherwise */
+	UT_EQ_LL(l->workers[0], 2);
 	ipcb_suite_free(&s);
+	if (UT_TRUE(parse("shared workers=1,4,pus sizes=8", &s, err, sizeof err) == 0, "%s", err)) {
+		UT_EQ_LL(s.lines[0].nworkers, 3);
+		UT_EQ_LL(s.lines[0].workers[2], -1);
+		ipcb_suite_free(&s);
+	}
 	UT_TRUE(s.lines == NULL && s.nlines == 0, "free left lines");
+
+	/* pool sweeps: workers (counts and PU multiples), grains with units, concurrency, io tasks */
+	text = "cpu workers=1,2,pus,2pus,2 grains=0,1,10us,1ms,10ms,0.5ms\n"
+	       "io tasks=socket grains=2ms concurrency=1,256\n"
+	       "io\n"
+	       "spawn modes=thread placements=os\n";
+	if (UT_TRUE(parse(text, &s, err, sizeof err) == 0, "pool keys: %s", err)) {
+		l = &s.lines[0];
+		UT_TRUE(l->wl == &ipcb_workload_cpu, "cpu line");
+		UT_EQ_LL(l->nworkers, 4); /* duplicate 2 dropped */
+		static const int wk[] = { 1, 2, -1, -2 };
+		for (unsigned i = 0; i < 4 && i < l->nworkers; i++)
+			UT_EQ_LL(l->workers[i], wk[i]);
+		UT_EQ_LL(l->ngrains, 6);
+		static const unsigned gr[] = { 0, 1, 10, 1000, 10000, 500 };
+		for (unsigned i = 0; i < 6 && i < l->ngrains; i++)
+			UT_EQ_LL(l->grains[i], gr[i]);
+		l = &s.lines[1];
+		UT_TRUE(l->wl == &ipcb_workload_io, "io line");
+		UT_EQ_LL(l->tasks, 1u << IPCB_IO_SOCKET);
+		UT_EQ_LL(l->ngrains, 1);
+		UT_EQ_LL(l->grains[0], 2000);
+		UT_EQ_LL(l->nconc, 2);
+		UT_EQ_LL(l->conc[1], 256);
+		l = &s.lines[2]; /* defaults */
+		UT_EQ_LL(l->tasks, (1u << IPCB_IO_COUNT) - 1);
+		UT_EQ_LL(l->ngrains, 1);
+		UT_EQ_LL(l->grains[0], 1000);
+		UT_EQ_LL(l->nconc, 2);
+		UT_EQ_LL(l->nworkers, 2);
+		UT_EQ_LL(l->workers[1], -1);
+		l = &s.lines[3];
+		UT_TRUE(l->wl == &ipcb_workload_spawn, "spawn line");
+		UT_EQ_LL(l->modes, IPCB_MODE_THREAD);
+		UT_EQ_LL(l->places, 1u << IPCB_PLACE_OS);
+		ipcb_suite_free(&s);
+	}
 
 	/* mechanisms=all covers every registered mechanism */
 	if (UT_TRUE(parse("stream mechanisms=all modes=all", &s, err, sizeof err) == 0, "%s", err)) {
@@ -207,6 +251,19 @@ static void test_errors(void)
 	EXPECT_ERROR("pingpong repetitions=0\n", "t.suite:1:", "repetitions '0'");
 	EXPECT_ERROR("pingpong repetitions=2.5\n", "t.suite:1:", "repetitions '2.5'");
 	EXPECT_ERROR("pingpong repetitions=1001\n", "t.suite:1:", "repetitions '1001'");
+	EXPECT_ERROR("cpu workers=0\n", "t.suite:1:", "bad workers '0'");
+	EXPECT_ERROR("cpu workers=1,many\n", "t.suite:1:", "bad workers 'many'");
+	EXPECT_ERROR("cpu workers=1025\n", "t.suite:1:", "bad workers '1025'");
+	EXPECT_ERROR("cpu grains=1h\n", "t.suite:1:", "bad grain '1h'");
+	EXPECT_ERROR("cpu grains=0.5\n", "t.suite:1:", "bad grain '0.5'");
+	EXPECT_ERROR("cpu grains=-1\n", "t.suite:1:", "bad grain '-1'");
+	EXPECT_ERROR("cpu sizes=64\n", "t.suite:1:", "key 'sizes' does not apply to cpu");
+	EXPECT_ERROR("cpu concurrency=4\n", "t.suite:1:", "key 'concurrency' does not apply to cpu");
+	EXPECT_ERROR("io workers=4\n", "t.suite:1:", "key 'workers' does not apply to io");
+	EXPECT_ERROR("io tasks=disk\n", "t.suite:1:", "unknown io task 'disk'");
+	EXPECT_ERROR("io concurrency=0\n", "t.suite:1:", "bad concurrency '0'");
+	EXPECT_ERROR("spawn mechanisms=pipe\n", "t.suite:1:", "key 'mechanisms' does not apply to spawn");
+	EXPECT_ERROR("pingpong grains=1ms\n", "t.suite:1:", "key 'grains' does not apply to pingpong");
 	EXPECT_ERROR("", "t.suite: no benchmark lines", NULL);
 	EXPECT_ERROR("# only comments\n\n   \n", "t.suite: no benchmark lines", NULL);
 
