@@ -124,8 +124,10 @@ struct shmring_hdr {
 	struct shmring_side prod, cons;
 	alignas(64) atomic_uint data_waiters;
 	atomic_uint data_futex;
+	atomic_uint data_spinners; /* getters spinning now (see shmring_run) */
 	alignas(64) atomic_uint room_waiters;
 	atomic_uint room_futex;
+	atomic_uint room_spinners;
 	alignas(64) unsigned char slots[];
 };
 
@@ -136,6 +138,7 @@ struct shmring {
 	size_t data_room; /* bytes of data before each slot's header */
 	unsigned shift; /* capacity = 1 << shift when pow2 */
 	unsigned batch; /* a producer spinning on a full ring waits for this many free slots */
+	unsigned max_spinners; /* per side: callers spinning at once, the others sleep at once */
 	bool pow2;
 	int64_t spin_ns, nap_ns;
 	struct ipcq__life life;
@@ -330,14 +333,23 @@ static inline bool shmring_solo_enter(struct shmring *q, struct shmring_side *sd
 
 /* --- Claiming slots ------------------------------------------------------------- */
 
-static void futex_wake_all(atomic_uint *word)
+/* Bumps the word (so a sleeper about to wait returns at once) and wakes n of its sleepers. */
+static void futex_wake(atomic_uint *word, int n)
 {
 	atomic_fetch_add_explicit(word, 1, memory_order_seq_cst);
-	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+static void futex_wake_all(atomic_uint *word)
+{
+	futex_wake(word, INT_MAX);
 }
 
 /*
- * After a publish: wake sleepers only when the count says there are some.
+ * After a publish: wake one sleeper, only when the count says there are some.
+ * One message needs one taker: waking them all would have every sleeper spin
+ * and sleep again (with 64 idle pool workers, a herd per task). A woken
+ * sleeper that loses the message to a spinner has lost nothing: it was taken.
  * The CAS path publishes with a seq_cst CAS, which orders the two; a solo
  * publish is a plain release store, and the sleeper's membarrier orders them.
  */
@@ -346,7 +358,7 @@ static inline void wake_if_waiting(atomic_uint *waiters, atomic_uint *word, bool
 	if (solo)
 		atomic_signal_fence(memory_order_seq_cst); /* the load stays after the store in program order */
 	if (atomic_load_explicit(waiters, solo ? memory_order_relaxed : memory_order_seq_cst))
-		futex_wake_all(word);
+		futex_wake(word, 1);
 }
 
 /* Where an attempt stopped: the slot in the way and its state, for recovery. */
@@ -655,8 +667,20 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 	 * clock is first read after 16 tries, so that a short wait reads none.
 	 * Only the sleep below waits for a lone free slot on a full ring.
 	 */
+	/*
+	 * Spinners are capped per side (max_spinners, from the CPUs online): a
+	 * spinner beyond what the CPUs can run only takes time from the peer it
+	 * waits for, and many idle consumers (a pool's workers) would burn every
+	 * CPU between tasks. The others go to sleep at once. A caller killed
+	 * while spinning leaves the count high: later callers sleep sooner,
+	 * which is slower, never wrong.
+	 */
+	atomic_uint *spinners = op->kind == OP_PUT ? &q->h->room_spinners : &q->h->data_spinners;
+	bool spin = q->spin_ns > 0 && atomic_fetch_add_explicit(spinners, 1, memory_order_relaxed) < q->max_spinners;
+	if (!spin && q->spin_ns > 0)
+		atomic_fetch_sub_explicit(spinners, 1, memory_order_relaxed);
 	int64_t now = 0, spin_end = 0, yield_from = 0;
-	for (unsigned i = 1; q->spin_ns > 0; i++) {
+	for (unsigned i = 1; spin; i++) {
 		cpu_pause();
 		/*
 		 * Try again only once the slot in the way has moved (for a get;
@@ -671,7 +695,7 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 		if (moved) {
 			rc = shmring_attempt(q, op, false, &sk);
 			if (rc != NOTREADY)
-				return rc;
+				break;
 		}
 		if ((i & 15) == 0) {
 			now = ipcq__now_ns();
@@ -681,8 +705,10 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 				if (dl != IPCQ__NEVER && spin_end > dl)
 					spin_end = dl;
 			}
-			if (now >= spin_end)
+			if (now >= spin_end) {
+				rc = NOTREADY;
 				break;
+			}
 		}
 		/*
 		 * Past a couple of microseconds the claimer we wait for may be
@@ -692,6 +718,11 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 		if ((i & 63) == 0 && now > yield_from)
 			sched_yield();
 	}
+
+	if (spin)
+		atomic_fetch_sub_explicit(spinners, 1, memory_order_relaxed);
+	if (rc != NOTREADY)
+		return rc;
 
 	/* Sleep on the futex of the side we wait for. */
 	bool room = op->kind == OP_PUT;
@@ -788,6 +819,9 @@ static int shmring_open(void *st, const ipcq_config *cfg)
 	while (q->pow2 && ((size_t)1 << q->shift) < cap)
 		q->shift++;
 	q->batch = cap / 8 < 1 ? 1 : cap / 8 > 16 ? 16 : (unsigned)(cap / 8);
+	/* Half the CPUs spin for each side at most: the rest is for the work they wait on. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	q->max_spinners = cpus > 2 ? (unsigned)(cpus / 2) : 1;
 	q->spin_ns = shmring_ns_from_env("IPCQ_SHMRING_SPIN_NS", SHMRING_DEFAULT_SPIN_NS, 0, 1000000000LL);
 	q->nap_ns = shmring_ns_from_env("IPCQ_SHMRING_NAP_NS", SHMRING_NAP_NS, 1000000, 60000000000LL);
 	/* Solo owners need membarrier to fence their peers for them (Linux 4.16+, seccomp allowing). */
