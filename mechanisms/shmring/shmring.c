@@ -644,6 +644,19 @@ static void shmring_futex_wait(atomic_uint *word, unsigned val, int64_t ns)
 	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, val, &ts, NULL, 0);
 }
 
+/*
+ * Publishes wake one sleeper. One that slept and leaves without taking the
+ * message it may have been woken for (a poll, a get whose buffer is too
+ * small) passes the wake-up on, so a getter asleep beside it is not left
+ * waiting for its next nap with a message queued.
+ */
+static int shmring_pass_on(int rc, const struct shmring_op *op, bool slept, atomic_uint *waiters, atomic_uint *word)
+{
+	if (slept && (op->kind == OP_PEEK || rc == IPCQ_TOOBIG) && atomic_load_explicit(waiters, memory_order_seq_cst))
+		futex_wake(word, 1);
+	return rc;
+}
+
 static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_deadline dl)
 {
 	struct shmring_stuck sk;
@@ -728,6 +741,7 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 	bool room = op->kind == OP_PUT;
 	atomic_uint *waiters = room ? &q->h->room_waiters : &q->h->data_waiters;
 	atomic_uint *word = room ? &q->h->room_futex : &q->h->data_futex;
+	bool slept = false;
 	for (;;) {
 		atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
 		unsigned v = atomic_load_explicit(word, memory_order_seq_cst);
@@ -745,16 +759,18 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 		if (rc == NOTREADY)
 			rc = shmring_look_around(q, op, &sk);
 		int64_t left = ipcq__remaining_ns(dl);
-		if (rc == NOTREADY && left != 0)
+		if (rc == NOTREADY && left != 0) {
 			shmring_futex_wait(word, v, left < 0 || left > q->nap_ns ? q->nap_ns : left);
+			slept = true;
+		}
 		atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
 		if (rc != NOTREADY)
-			return rc;
+			return shmring_pass_on(rc, op, slept, waiters, word);
 		if (left == 0)
 			return none;
 		rc = shmring_attempt(q, op, false, &sk);
 		if (rc != NOTREADY)
-			return rc;
+			return shmring_pass_on(rc, op, slept, waiters, word);
 	}
 }
 

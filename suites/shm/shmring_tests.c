@@ -5,7 +5,7 @@
  * (sleepers nap 30 s here, so a lost wake-up is a stall, not a 50 ms
  * delay), solo sides turning shared mid-stream (a second consumer process,
  * a producer thread, a second producer process), the pure futex path 1 -> 1
- * on both paths, ring wrap-around with mixed sizes and TOOBIG, and no
+ * on both paths, a poller asleep beside a getter, ring wrap-around with mixed sizes and TOOBIG, and no
  * /dev/shm entry left behind.
  *
  * Children report through their exit status and shared memory; they never
@@ -512,6 +512,67 @@ static void t_solo_sides_turn_shared(void)
 	SHM_CHECK(longest < 5 * SEC, "one put or get waited %.1f s: a lost wake-up", longest / 1e9);
 }
 
+/* --- A poller asleep beside a getter -------------------------------------------------------- */
+
+struct beside {
+	ipcq *q;
+	atomic_int polled, got;
+	int64_t got_at;
+};
+
+static void *beside_poller(void *arg)
+{
+	struct beside *b = arg;
+	/* OK, or EMPTY when the getter took the message first: either is right. */
+	int st = ipcq_poll(b->q, 300 * MS);
+	atomic_store(&b->polled, st == IPCQ_OK || st == IPCQ_EMPTY ? 1 : -1);
+	return NULL;
+}
+
+static void *beside_getter(void *arg)
+{
+	struct beside *b = arg;
+	char buf[8];
+	size_t len;
+	int st = ipcq_get(b->q, buf, sizeof buf, &len, 10 * SEC);
+	b->got_at = shm_now();
+	atomic_store(&b->got, st == IPCQ_OK ? 1 : -1);
+	return NULL;
+}
+
+/*
+ * A publish wakes one sleeper. When that is a poller, which takes nothing,
+ * the getter asleep beside it must still be woken (naps are 30 s here, so a
+ * wake-up that stops at the poller is a 30 s wait, not a 50 ms one).
+ */
+static void t_poller_beside_getter(void)
+{
+	setenv("IPCQ_SHMRING_NAP_NS", "30000000000", 1);
+	setenv("IPCQ_SHMRING_SPIN_NS", "0", 1); /* both asleep on the futex at once */
+	ipcq *q = ring_open(8, 8);
+	unsetenv("IPCQ_SHMRING_NAP_NS");
+	unsetenv("IPCQ_SHMRING_SPIN_NS");
+	for (int round = 0; round < 10; round++) {
+		struct beside b = { .q = q };
+		pthread_t tp, tg;
+		pthread_create(&tp, NULL, beside_poller, &b);
+		pthread_create(&tg, NULL, beside_getter, &b);
+		sleep_ns(20 * MS);
+		int64_t put_at = shm_now();
+		int st = ipcq_put(q, "x", 1, IPCQ_FOREVER);
+		pthread_join(tp, NULL);
+		pthread_join(tg, NULL);
+		if (!SHM_CHECK(st == IPCQ_OK && atomic_load(&b.polled) == 1 && atomic_load(&b.got) == 1,
+		               "round %d: put %s, poll %d (1 = OK or EMPTY), get %d (1 = OK)", round, ipcq_strstatus(st),
+		               atomic_load(&b.polled), atomic_load(&b.got)))
+			break;
+		if (!SHM_CHECK(b.got_at - put_at < 2 * SEC, "round %d: the getter woke %.3f s after the put", round,
+		               (double)(b.got_at - put_at) / SEC))
+			break;
+	}
+	ipcq_close(q);
+}
+
 /* The pure futex path with the CAS path forced, as the solo one is covered by futex_only_1x1. */
 static void t_futex_only_1x1_cas(void)
 {
@@ -643,6 +704,7 @@ int shm_add_shmring(void)
 	    !CU_add_test(s, "kill9_solo_consumer_mid_get_x150", t_kill9_solo_consumer_mid_get) ||
 	    !CU_add_test(s, "solo_sides_turn_shared_midstream", t_solo_sides_turn_shared) ||
 	    !CU_add_test(s, "futex_only_1x1_cas_path", t_futex_only_1x1_cas) ||
+	    !CU_add_test(s, "poller_asleep_beside_getter", t_poller_beside_getter) ||
 	    !CU_add_test(s, "mpmc_4x4_million_checksummed", t_mpmc_4x4_million) ||
 	    !CU_add_test(s, "futex_only_1x1_no_lost_wakeup", t_futex_only_1x1) ||
 	    !CU_add_test(s, "futex_only_4x4_no_lost_wakeup", t_futex_only_4x4) ||
