@@ -185,19 +185,6 @@ static void add(struct ipcb_findings *fs, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *fmt_ns(double ns, char *buf, size_t len)
-{
-	if (isnan(ns))
-		snprintf(buf, len, "–");
-	else if (ns >= 1e6)
-		snprintf(buf, len, "%.2f ms", ns / 1e6);
-	else if (ns >= 1e3)
-		snprintf(buf, len, "%.1f µs", ns / 1e3);
-	else
-		snprintf(buf, len, "%.0f ns", ns);
-	return buf;
-}
-
 static const char *fmt_grain(int us, char *buf, size_t len)
 {
 	if (us == 0)
@@ -349,7 +336,7 @@ static void find_dispatch(struct ipcb_findings *fs, const struct fig *f, size_t 
 			cat(hdr, sizeof hdr, &hoff, "%s%d", j ? " / " : "", wl[j]);
 		if (m == 0 && best_mech)
 			snprintf(tail, sizeof tail, "; the fastest one-worker process pool (%s) costs %s per task", best_mech,
-			         fmt_ns(1e9 / best, a, sizeof a));
+			         ipcb_fmt_ns(1e9 / best, a, sizeof a));
 		add(fs, "Pool dispatch, empty tasks through apply_async with a callback, %s pools (%s), tasks/s with %s "
 		        "worker%s: %s%s.",
 		    mode_names[m], place, hdr, nwl == 1 && wl[0] == 1 ? "" : "s", text, tail);
@@ -503,7 +490,7 @@ static void find_io(struct ipcb_findings *fs, const struct fig *f, size_t n)
 					ipcb_fmt_rate(cnt(&f[i], "tasks_per_second"), "/s", a, sizeof a);
 					a[strcspn(a, " ")] = 0;
 					cat(text, sizeof text, &off, "%s%s %.0f%% (%s, p99 %s)", any ? ", " : "", x->mech,
-					    100 * cnt(&f[i], "of_ideal"), a, fmt_ns(cnt(&f[i], "task_p99_ns"), b, sizeof b));
+					    100 * cnt(&f[i], "of_ideal"), a, ipcb_fmt_ns(cnt(&f[i], "task_p99_ns"), b, sizeof b));
 					any = true;
 				}
 				if (off)
@@ -566,7 +553,7 @@ static void find_spawn(struct ipcb_findings *fs, const struct fig *f, size_t n)
 					v[j] = cnt(&f[x], "spawn_ns");
 			if (!isnan(v[j]))
 				off += (size_t)snprintf(text + off, sizeof text - off, "%s%s %s", off ? ", " : "", k[j].kind,
-				                        fmt_ns(v[j], a, sizeof a));
+				                        ipcb_fmt_ns(v[j], a, sizeof a));
 		}
 		if (!isnan(v[0]) && !isnan(v[2]) && v[2] > 0)
 			snprintf(text + off, sizeof text - off, "; a fork costs %.1f× a thread", v[0] / v[2]);

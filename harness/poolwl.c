@@ -4,6 +4,7 @@
 #include "poolwl.h"
 #include "placement.h"
 #include "stats.h"
+#include "wlutil.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -176,4 +177,28 @@ void ipcb_pool_end(ipcq_pool *p, bool healthy)
 	if (!healthy || ipcq_pool_close(p) != IPCQ_OK)
 		ipcq_pool_terminate(p);
 	ipcq_pool_join(p);
+}
+
+bool ipcb_pool_finish(ipcb_gb_state *st, ipcq_pool *p, const char *wl, int rc, uint64_t submitted,
+                      const uint64_t *done, const uint64_t *bad, const char *why, uint64_t *t1)
+{
+	char err[300];
+	if (rc != IPCQ_OK) {
+		ipcb_fail(st, "%s: ipcq_pool_apply_async: %s", wl, ipcb_status_text(rc, p, err, sizeof err));
+		return false;
+	}
+	/* A minute: far beyond any task here, short of a CI job's patience. */
+	rc = ipcq_pool_wait(p, 60000000000LL);
+	*t1 = ipcb_now_ns();
+	if (rc != IPCQ_OK) {
+		ipcb_fail(st, "%s: ipcq_pool_wait for the last tasks: %s", wl, ipcb_status_text(rc, p, err, sizeof err));
+		return false;
+	}
+	if (*bad || *done != submitted) {
+		ipcb_fail(st, "%s: %llu of %llu tasks failed, wrong or missing: %s", wl,
+		          (unsigned long long)(*bad + submitted - *done), (unsigned long long)submitted,
+		          *bad ? why : "callbacks missing");
+		return false;
+	}
+	return true;
 }

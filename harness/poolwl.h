@@ -45,6 +45,14 @@ int ipcb_proc_mem(pid_t pid, double *rss, double *pss);
 /* The pool config a case asks for (mechanism, mode, workers). */
 ipcq_pool_config ipcb_pool_config(const struct ipcb_case *c, unsigned capacity, size_t max_arg, size_t max_out);
 
+/* The end of a pool workload's measured loop, rc being its last apply_async
+ * status: waits for the outstanding callbacks, then checks that every one of
+ * the submitted tasks came back right (done, bad and why are the callbacks'
+ * tally, read after the wait). true, or false after failing st; *t1 gets the
+ * time the last callback had run. wl names the workload in messages. */
+bool ipcb_pool_finish(ipcb_gb_state *st, ipcq_pool *p, const char *wl, int rc, uint64_t submitted,
+                      const uint64_t *done, const uint64_t *bad, const char *why, uint64_t *t1);
+
 /* Ends pool p: close + join when healthy, else terminate + join. NULL allowed. */
 void ipcb_pool_end(ipcq_pool *p, bool healthy);
 

@@ -399,19 +399,6 @@ static void headline(const struct run *r, size_t *size, const char **place)
 
 /* --- formatting numbers --------------------------------------------------------- */
 
-static const char *fmt_ns(double ns, char *b, size_t n)
-{
-	if (isnan(ns))
-		snprintf(b, n, "–");
-	else if (ns >= 1e6)
-		snprintf(b, n, "%.2f ms", ns / 1e6);
-	else if (ns >= 1e3)
-		snprintf(b, n, "%.1f µs", ns / 1e3);
-	else
-		snprintf(b, n, "%.0f ns", ns);
-	return b;
-}
-
 static const char *fmt_size(size_t s, char *b, size_t n)
 {
 	if (s >= 1048576 && s % 1048576 == 0)
@@ -898,7 +885,7 @@ static void chart_heatmap(struct out *o, const struct run *r, size_t size)
 				if (pass == 0 && !isnan(v)) {
 					/* white text on the darker half of the (log) colour scale */
 					bool dark = hi > lo && (log(v) - log(lo)) / (log(hi) - log(lo)) > 0.55;
-					fprintf(f, "%d %d %.6g \"%s\" \"%s %s\" \"%s\" %d\n", k, i, v, fmt_ns(v, cell, sizeof cell),
+					fprintf(f, "%d %d %.6g \"%s\" \"%s %s\" \"%s\" %d\n", k, i, v, ipcb_fmt_ns(v, cell, sizeof cell),
 					        mech, mode_names[rowsv[i].mode], pl, dark);
 					written++;
 				} else if (pass == 1 && isnan(v)) {
@@ -1145,7 +1132,7 @@ static void compute_findings(const struct run *r, struct findings *fs)
 			}
 			if (best)
 				finding(fs, "Lowest round trip, %s, %s, %s: **%s** at p50 %s%s%s%s%s%s.", mode_names[mode],
-				        fmt_size(r->sizes[s], sz, sizeof sz), hp, best->mech, fmt_ns(val(best, C_P50), a, sizeof a),
+				        fmt_size(r->sizes[s], sz, sizeof sz), hp, best->mech, ipcb_fmt_ns(val(best, C_P50), a, sizeof a),
 				        second ? " (the next best, " : "", second ? second->mech : "", second ? ", takes " : "",
 				        second ? fmt_ratio(val(second, C_P50) / val(best, C_P50), b, sizeof b) : "", second ? " as long)" : "");
 		}
@@ -1176,7 +1163,7 @@ static void compute_findings(const struct run *r, struct findings *fs)
 				if (isnan(x) || isnan(y))
 					continue;
 				finding(fs, "%s %s, cross-core vs same-pu (%s): p50 %s vs %s, ratio %s.", r->mechs[m], mode_names[mode],
-				        fmt_size(hs, sz, sizeof sz), fmt_ns(x, a, sizeof a), fmt_ns(y, b, sizeof b),
+				        fmt_size(hs, sz, sizeof sz), ipcb_fmt_ns(x, a, sizeof a), ipcb_fmt_ns(y, b, sizeof b),
 				        fmt_ratio(x / y, c, sizeof c));
 			}
 	/* the closest to the machine's limits */
@@ -1197,7 +1184,7 @@ static void compute_findings(const struct run *r, struct findings *fs)
 		        mode_names[bt->mode], 100 * val(bt, C_IPS) / val(ring, C_IPS));
 	if (bl)
 		finding(fs, "Closest to limit/c2c (%s, %s round trip): %s %s, whose p50 is %s the cache-line round trip.", hp,
-		        fmt_ns(val(c2c, C_MEAN), a, sizeof a), bl->mech, mode_names[bl->mode],
+		        ipcb_fmt_ns(val(c2c, C_MEAN), a, sizeof a), bl->mech, mode_names[bl->mode],
 		        fmt_ratio(val(bl, C_P50) / val(c2c, C_MEAN), b, sizeof b));
 	/* modes a mechanism was not measured in */
 	for (int m = 0; m < r->nmechs; m++)
@@ -1402,8 +1389,8 @@ static void table_headline(const struct run *r, struct table *t)
 			if (!pp && !sp && !sb)
 				continue;
 			char a[48], b[48], c[48], d[48], e[48], f[48], g[48];
-			table_row(t, r->mechs[m], mode_names[mode], fmt_ns(val(pp, C_P50), a, sizeof a),
-			          fmt_ns(val(pp, C_P99), b, sizeof b), fmt_ns(val(pp, C_P999), c, sizeof c),
+			table_row(t, r->mechs[m], mode_names[mode], ipcb_fmt_ns(val(pp, C_P50), a, sizeof a),
+			          ipcb_fmt_ns(val(pp, C_P99), b, sizeof b), ipcb_fmt_ns(val(pp, C_P999), c, sizeof c),
 			          ipcb_fmt_rate(val(sp, C_IPS), "msg/s", d, sizeof d), ipcb_fmt_rate(val(sb, C_BPS), "B/s", e, sizeof e),
 			          isnan(val(sp, C_IPS) / val(ring, C_IPS)) ? "–" :
 			          (snprintf(f, sizeof f, "%.1f%%", 100 * val(sp, C_IPS) / val(ring, C_IPS)), f),
@@ -1421,22 +1408,22 @@ static void table_all(const struct run *r, struct table *t)
 		if (w->error)
 			snprintf(cell, sizeof cell, "error: %.180s", w->errmsg);
 		else if (!isnan(val(w, C_P50)))
-			snprintf(cell, sizeof cell, "p50 %s, p99 %s, p99.9 %s", fmt_ns(val(w, C_P50), a, sizeof a),
-			         fmt_ns(val(w, C_P99), b, sizeof b), fmt_ns(val(w, C_P999), c, sizeof c));
+			snprintf(cell, sizeof cell, "p50 %s, p99 %s, p99.9 %s", ipcb_fmt_ns(val(w, C_P50), a, sizeof a),
+			         ipcb_fmt_ns(val(w, C_P99), b, sizeof b), ipcb_fmt_ns(val(w, C_P999), c, sizeof c));
 		else if (!isnan(val(w, C_IPS)))
 			snprintf(cell, sizeof cell, "%s, %s", ipcb_fmt_rate(val(w, C_IPS), "msg/s", a, sizeof a),
 			         ipcb_fmt_rate(val(w, C_BPS), "B/s", b, sizeof b));
 		else if (!isnan(val(w, C_BPS)))
 			snprintf(cell, sizeof cell, "copy %s", ipcb_fmt_rate(val(w, C_BPS), "B/s", a, sizeof a));
 		else if (!isnan(val(w, C_MEAN)))
-			snprintf(cell, sizeof cell, "round trip %s (mean)", fmt_ns(val(w, C_MEAN), a, sizeof a));
+			snprintf(cell, sizeof cell, "round trip %s (mean)", ipcb_fmt_ns(val(w, C_MEAN), a, sizeof a));
 		else if (!isnan(val(w, C_TPS)) && !isnan(val(w, C_SPEEDUP)))
 			snprintf(cell, sizeof cell, "%s, speedup %.2f", ipcb_fmt_rate(val(w, C_TPS), "tasks/s", a, sizeof a),
 			         val(w, C_SPEEDUP));
 		else if (!isnan(val(w, C_TPS)))
 			snprintf(cell, sizeof cell, "%s", ipcb_fmt_rate(val(w, C_TPS), "tasks/s", a, sizeof a));
 		else if (!isnan(val(w, C_SPAWN)))
-			snprintf(cell, sizeof cell, "create and reap %s (mean)", fmt_ns(val(w, C_SPAWN), a, sizeof a));
+			snprintf(cell, sizeof cell, "create and reap %s (mean)", ipcb_fmt_ns(val(w, C_SPAWN), a, sizeof a));
 		else if (!isnan(val(w, C_OPS)))
 			snprintf(cell, sizeof cell, "%s", ipcb_fmt_rate(val(w, C_OPS), "ops/s", a, sizeof a));
 		else
@@ -1958,8 +1945,8 @@ static void table_compare(const struct run *a, const struct run *b, struct table
 			if (isnan(va) || isnan(vb))
 				continue;
 			bool time = ks[k] == C_P50 || ks[k] == C_P99 || ks[k] == C_MEAN;
-			table_row(t, wb->name, counter_names[ks[k]], time ? fmt_ns(va, x, sizeof x) : ipcb_fmt_rate(va, "/s", x, sizeof x),
-			          time ? fmt_ns(vb, y, sizeof y) : ipcb_fmt_rate(vb, "/s", y, sizeof y), fmt_ratio(vb / va, z, sizeof z));
+			table_row(t, wb->name, counter_names[ks[k]], time ? ipcb_fmt_ns(va, x, sizeof x) : ipcb_fmt_rate(va, "/s", x, sizeof x),
+			          time ? ipcb_fmt_ns(vb, y, sizeof y) : ipcb_fmt_rate(vb, "/s", y, sizeof y), fmt_ratio(vb / va, z, sizeof z));
 			if (ks[k] == C_IPS || ks[k] == C_MEAN)
 				break; /* one throughput figure per row is enough */
 		}

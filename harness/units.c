@@ -18,3 +18,16 @@ const char *ipcb_fmt_rate(double v, const char *unit, char *buf, size_t len)
 		snprintf(buf, len, "%.1f %s", v, unit);
 	return buf;
 }
+
+const char *ipcb_fmt_ns(double ns, char *buf, size_t len)
+{
+	if (isnan(ns))
+		snprintf(buf, len, "–");
+	else if (ns >= 1e6)
+		snprintf(buf, len, "%.2f ms", ns / 1e6);
+	else if (ns >= 1e3)
+		snprintf(buf, len, "%.1f µs", ns / 1e3);
+	else
+		snprintf(buf, len, "%.0f ns", ns);
+	return buf;
+}

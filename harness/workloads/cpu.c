@@ -29,7 +29,6 @@
 #include <string.h>
 
 #define NSEEDS 4 /* tasks cycle through these; each one's hash is known beforehand */
-#define DRAIN_TIMEOUT_NS 60000000000LL
 
 static uint64_t cpu_buf[64]; /* filled by ipcb_cpu_calibrate before any pool forks */
 static double iters_per_us = -1;
@@ -207,21 +206,9 @@ static void cpu_run(ipcb_gb_state *st, const struct ipcb_case *c)
 		if (rc != IPCQ_OK || r->bad)
 			break;
 	}
-	if (rc != IPCQ_OK) {
-		ipcb_fail(st, "cpu: ipcq_pool_apply_async: %s", ipcb_status_text(rc, p, err, sizeof err));
+	uint64_t t1;
+	if (!ipcb_pool_finish(st, p, "cpu", rc, submitted, &r->done, &r->bad, r->why, &t1))
 		goto out;
-	}
-	rc = ipcq_pool_wait(p, DRAIN_TIMEOUT_NS);
-	uint64_t t1 = ipcb_now_ns();
-	if (rc != IPCQ_OK) {
-		ipcb_fail(st, "cpu: ipcq_pool_wait for the last tasks: %s", ipcb_status_text(rc, p, err, sizeof err));
-		goto out;
-	}
-	if (r->bad || r->done != submitted) {
-		ipcb_fail(st, "cpu: %llu of %llu tasks wrong or missing: %s", (unsigned long long)(r->bad + submitted - r->done),
-		          (unsigned long long)submitted, r->bad ? r->why : "callbacks missing");
-		goto out;
-	}
 	healthy = true;
 	double secs = (double)(t1 - t0) / 1e9;
 	ipcb_gb_counter(st, "tasks_per_second", (double)r->done / secs, IPCB_GB_COUNTER_DEFAULT);

@@ -55,7 +55,6 @@
 #include <unistd.h>
 
 #define TOKEN_MAGIC 0x5a17c0ffee0ddba1ull
-#define DRAIN_TIMEOUT_NS 60000000000LL
 #define MAX_CONNS 4096
 #define RING 8192 /* pending answers: at most one per connection */
 
@@ -400,21 +399,9 @@ static void io_run(ipcb_gb_state *st, const struct ipcb_case *c)
 		if (r->bad)
 			break;
 	}
-	if (rc != IPCQ_OK) {
-		ipcb_fail(st, "io: ipcq_pool_apply_async: %s", ipcb_status_text(rc, p, err, sizeof err));
+	uint64_t t1;
+	if (!ipcb_pool_finish(st, p, "io", rc, submitted, &r->done, &r->bad, r->why, &t1))
 		goto out;
-	}
-	rc = ipcq_pool_wait(p, DRAIN_TIMEOUT_NS);
-	uint64_t t1 = ipcb_now_ns();
-	if (rc != IPCQ_OK) {
-		ipcb_fail(st, "io: ipcq_pool_wait for the last tasks: %s", ipcb_status_text(rc, p, err, sizeof err));
-		goto out;
-	}
-	if (r->bad || r->done != submitted) {
-		ipcb_fail(st, "io: %llu of %llu tasks failed or missing: %s", (unsigned long long)(r->bad + submitted - r->done),
-		          (unsigned long long)submitted, r->bad ? r->why : "callbacks missing");
-		goto out;
-	}
 	if (ans->why[0]) {
 		ipcb_fail(st, "io: %s", ans->why);
 		goto out;
