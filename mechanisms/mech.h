@@ -159,7 +159,9 @@ void ipcq__shm_free(void *p, size_t size);
  * A robust, process-shared mutex. Lock returns OK, FULL at the deadline
  * (callers turn it into their own timeout status), or PEERDEAD when the
  * previous holder died: the lock is then held and already made consistent,
- * and the caller decides whether what it protects is still whole.
+ * and the caller decides whether what it protects is still whole. A wait
+ * looks at the lock again every 100 ms, so a wake-up lost with a waiter
+ * that died costs that much, not a hang.
  */
 int ipcq__plock_init(pthread_mutex_t *m);
 int ipcq__plock_lock(pthread_mutex_t *m, ipcq_deadline dl);

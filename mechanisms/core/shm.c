@@ -51,14 +51,31 @@ static int lock_result(pthread_mutex_t *m, int e)
 	}
 }
 
+/*
+ * Longest sleep on a busy lock before looking at it again. glibc hands a
+ * robust lock on with a single futex wake-up: a waiter SIGKILLed after that
+ * wake-up but before it takes the lock dies with it, and when another process
+ * took the free lock meanwhile (without the waiters bit) the other sleepers
+ * are never woken, though the lock goes free. The kernel repairs only a lock
+ * still free at the death. Seen as a pool worker asleep on a free fdq lock
+ * after a sibling was killed, and the pool's join waiting for it forever.
+ */
+#define PLOCK_SLICE_NS (100 * 1000000LL)
+
 int ipcq__plock_lock(pthread_mutex_t *m, ipcq_deadline dl)
 {
-	if (dl == IPCQ__NEVER)
-		return lock_result(m, pthread_mutex_lock(m));
-	if (dl == IPCQ__NOW)
-		return lock_result(m, pthread_mutex_trylock(m));
-	struct timespec ts = { .tv_sec = dl / 1000000000, .tv_nsec = dl % 1000000000 };
-	return lock_result(m, pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts));
+	int e = pthread_mutex_trylock(m);
+	if (e != EBUSY || dl == IPCQ__NOW)
+		return lock_result(m, e);
+	for (;;) {
+		ipcq_deadline until = ipcq__now_ns() + PLOCK_SLICE_NS;
+		if (dl < until)
+			until = dl;
+		struct timespec ts = { .tv_sec = until / 1000000000, .tv_nsec = until % 1000000000 };
+		e = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+		if (e != ETIMEDOUT || until == dl)
+			return lock_result(m, e);
+	}
 }
 
 int ipcq__plock_try(pthread_mutex_t *m)
