@@ -69,7 +69,8 @@ static const char usage_run[] =
 	"  --workload L     only these workloads: pingpong, stream, shared, cpu, io, spawn,\n"
 	"                   limit, limit/c2c, ...\n"
 	"  --mode L         process, thread\n"
-	"  --placement L    same-pu, smt, cross-core, cross-l3, cross-numa, cross-package, os\n"
+	"  --placement L    same-pu, smt, cross-core, cross-l3, cross-numa, cross-package, os,\n"
+	"                   cross (= the nearest of the cross-* this machine has)\n"
 	"  --size L         message sizes: 8, 64, 4K (=4KiB), 1M (=1MiB)\n"
 	"  --out DIR        results root (default ./results)\n"
 	"  --repetitions N  repeat each benchmark N times (mean, median, stddev, cv rows)\n"
@@ -132,6 +133,9 @@ static void list_placements(void)
 	printf("placements (CPUs on this machine: `ipcbench topology`):\n");
 	for (int p = 0; p < IPCB_PLACE_COUNT; p++)
 		printf("  %-14s %s\n", ipcb_placement_name(p), ipcb_placement_summary(p));
+	printf("  %-14s %s\n", IPCB_PLACE_CROSS_NAME,
+	       "the nearest pair of different cores this machine has: cross-core, else cross-l3, else cross-numa, "
+	       "else cross-package (results carry that name)");
 }
 
 static int cmd_list(int argc, char **argv)

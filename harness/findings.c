@@ -7,6 +7,7 @@
  */
 #include "findings.h"
 #include "gbench.h"
+#include "placement.h"
 #include "runner.h"
 #include "units.h"
 #include "workload.h"
@@ -258,19 +259,20 @@ static bool first_of_group(const struct fig *f, size_t i)
 	return true;
 }
 
-/* The placement pool findings speak of: cross-core, else os, else the first one run. */
+/* The placement pool findings speak of: the nearest cross-* run, else os, else the first one run. */
 static const char *pool_place(const struct fig *f, size_t n, const char *wl)
 {
-	const char *first = NULL;
+	const char *first = NULL, *cross = NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(f[i].n.wl, wl))
 			continue;
-		if (!strcmp(f[i].n.place, "cross-core"))
-			return "cross-core";
+		int r = ipcb_cross_rank(f[i].n.place);
+		if (r >= 0 && (!cross || r < ipcb_cross_rank(cross)))
+			cross = f[i].n.place;
 		if (!first || (!strcmp(f[i].n.place, "os") && strcmp(first, "os")))
 			first = f[i].n.place;
 	}
-	return first;
+	return cross ? cross : first;
 }
 
 /* Appends to text at *off (bounded). */

@@ -33,6 +33,9 @@ static const struct {
         [IPCB_PLACE_OS] = {"os", "unpinned: the scheduler places both ends"},
 };
 
+const enum ipcb_place ipcb_cross_order[4] = {IPCB_PLACE_CROSS_CORE, IPCB_PLACE_CROSS_L3, IPCB_PLACE_CROSS_NUMA,
+                                             IPCB_PLACE_CROSS_PACKAGE};
+
 const char *ipcb_placement_name(enum ipcb_place p)
 {
 	return (unsigned)p < IPCB_PLACE_COUNT ? place_names[p].name : NULL;
@@ -57,6 +60,7 @@ void ipcb_placement_print_names(FILE *f)
 {
 	for (int p = 0; p < IPCB_PLACE_COUNT; p++)
 		fprintf(f, "%s%s", p ? ", " : "", place_names[p].name);
+	fprintf(f, ", %s", IPCB_PLACE_CROSS_NAME);
 }
 
 /* ---- topology ---------------------------------------------------------- */
@@ -288,6 +292,25 @@ bool ipcb_placement_resolve(hwloc_topology_t topo, enum ipcb_place p, int *cpu_a
 	}
 	absent_reason(topo, p, reason, reasonlen);
 	return false;
+}
+
+int ipcb_cross_rank(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof ipcb_cross_order / sizeof ipcb_cross_order[0]; i++)
+		if (!strcmp(name, place_names[ipcb_cross_order[i]].name))
+			return (int)i;
+	return -1;
+}
+
+int ipcb_placement_nearest_cross(hwloc_topology_t topo, char *reason, size_t reasonlen)
+{
+	int a, b;
+	for (size_t i = 0; i < sizeof ipcb_cross_order / sizeof ipcb_cross_order[0]; i++)
+		if (ipcb_placement_resolve(topo, ipcb_cross_order[i], &a, &b, reason, reasonlen))
+			return (int)ipcb_cross_order[i];
+	put(reason, reasonlen, "absent: no two different cores (%d core(s), %d PU(s))", count(topo, HWLOC_OBJ_CORE),
+	    count(topo, HWLOC_OBJ_PU));
+	return -1;
 }
 
 /* ---- binding ----------------------------------------------------------- */
@@ -525,5 +548,17 @@ void ipcb_topo_print(hwloc_topology_t topo, FILE *f)
 		else
 			snprintf(cpus, sizeof cpus, "%d,%d", a, b);
 		fprintf(f, "  %-14s %-7s %s\n", place_names[p].name, cpus, reason);
+	}
+	char reason[256];
+	int p = ipcb_placement_nearest_cross(topo, reason, sizeof reason);
+	if (p < 0) {
+		fprintf(f, "  %-14s %-7s %s\n", IPCB_PLACE_CROSS_NAME, "-", reason);
+	} else {
+		int a, b;
+		ipcb_placement_resolve(topo, (enum ipcb_place)p, &a, &b, NULL, 0);
+		char cpus[32];
+		snprintf(cpus, sizeof cpus, "%d,%d", a, b);
+		fprintf(f, "  %-14s %-7s = %s, the nearest pair of different cores here\n", IPCB_PLACE_CROSS_NAME, cpus,
+		        place_names[p].name);
 	}
 }

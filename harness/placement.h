@@ -27,6 +27,25 @@ enum ipcb_place {
 	IPCB_PLACE_COUNT
 };
 
+/*
+ * The alias "cross" in a placement list stands for the nearest pair of
+ * different cores this machine has: the first of ipcb_cross_order that
+ * resolves. Suites use it so that they measure across cores on any machine
+ * (two cores may or may not share an L3); results carry the concrete name.
+ * In placement masks it is the bit just above the enum's.
+ */
+#define IPCB_PLACE_CROSS_NAME "cross"
+#define IPCB_PLACE_CROSS_BIT (1u << IPCB_PLACE_COUNT)
+extern const enum ipcb_place ipcb_cross_order[4];
+
+/* The placement "cross" means on topo, or -1 (with the reason) when the
+ * machine has a single core. */
+int ipcb_placement_nearest_cross(hwloc_topology_t topo, char *reason, size_t reasonlen);
+
+/* Position of `name` in ipcb_cross_order (0 = cross-core, the nearest), or
+ * -1 if it is no cross placement: reports prefer the nearest one measured. */
+int ipcb_cross_rank(const char *name);
+
 /* Name ("cross-core") of placement p, or NULL if p is out of range. */
 const char *ipcb_placement_name(enum ipcb_place p);
 

@@ -376,8 +376,9 @@ static bool have(const struct run *r, const char *wl)
 	return false;
 }
 
-/* The size and placement the headline table and the CDF use: 64 B and
- * cross-core when measured, else the smallest size and the first placement. */
+/* The size and placement the headline table and the CDF use: 64 B and the
+ * nearest cross-* placement measured, else the smallest size and the first
+ * placement. */
 static void headline(const struct run *r, size_t *size, const char **place)
 {
 	*size = 0;
@@ -387,9 +388,11 @@ static void headline(const struct run *r, size_t *size, const char **place)
 			*size = 64;
 	if (!*size && r->nsizes)
 		*size = r->sizes[0];
-	for (int i = 0; i < r->nplaces; i++)
-		if (!strcmp(r->places[i], "cross-core"))
+	for (int i = 0; i < r->nplaces; i++) {
+		int rank = ipcb_cross_rank(r->places[i]);
+		if (rank >= 0 && (!*place || rank < ipcb_cross_rank(*place)))
 			*place = r->places[i];
+	}
 	for (int i = 0; i < r->nplaces && !*place; i++)
 		if (find(r, "pingpong", NULL, -1, r->places[i], 0) || find(r, "stream", NULL, -1, r->places[i], 0))
 			*place = r->places[i];
@@ -1149,20 +1152,23 @@ static void compute_findings(const struct run *r, struct findings *fs)
 		            "msgs/s ratio %s (process ÷ thread).",
 		        r->mechs[m], fmt_size(hs, sz, sizeof sz), hp, fmt_ratio(lr, a, sizeof a), fmt_ratio(tr, b, sizeof b));
 	}
-	/* across cores against one PU */
-	bool cc = false, pu = false;
+	/* across cores (the nearest pair measured) against one PU */
+	const char *cc = NULL;
+	bool pu = false;
 	for (int p = 0; p < r->nplaces; p++) {
-		cc |= !strcmp(r->places[p], "cross-core");
+		int rank = ipcb_cross_rank(r->places[p]);
+		if (rank >= 0 && (!cc || rank < ipcb_cross_rank(cc)))
+			cc = r->places[p];
 		pu |= !strcmp(r->places[p], "same-pu");
 	}
 	if (cc && pu)
 		for (int m = 0; m < r->nmechs; m++)
 			for (int mode = 0; mode < MODE_N; mode++) {
-				double x = val(find(r, "pingpong", r->mechs[m], mode, "cross-core", hs), C_P50);
+				double x = val(find(r, "pingpong", r->mechs[m], mode, cc, hs), C_P50);
 				double y = val(find(r, "pingpong", r->mechs[m], mode, "same-pu", hs), C_P50);
 				if (isnan(x) || isnan(y))
 					continue;
-				finding(fs, "%s %s, cross-core vs same-pu (%s): p50 %s vs %s, ratio %s.", r->mechs[m], mode_names[mode],
+				finding(fs, "%s %s, %s vs same-pu (%s): p50 %s vs %s, ratio %s.", r->mechs[m], mode_names[mode], cc,
 				        fmt_size(hs, sz, sizeof sz), ipcb_fmt_ns(x, a, sizeof a), ipcb_fmt_ns(y, b, sizeof b),
 				        fmt_ratio(x / y, c, sizeof c));
 			}

@@ -283,6 +283,32 @@ static int plan_pool(struct ipcb_plan *p, const struct ipcb_suite_line *l, const
 	return 0;
 }
 
+/* A placement mask with the alias "cross" replaced by the placement it means here (nearest < 0: by none). */
+static unsigned cross_to_nearest(unsigned mask, int nearest)
+{
+	if (!(mask & IPCB_PLACE_CROSS_BIT))
+		return mask;
+	mask &= ~IPCB_PLACE_CROSS_BIT;
+	return nearest < 0 ? mask : mask | 1u << nearest;
+}
+
+/* The placements both the suite line and the filter name, the alias "cross"
+ * standing for any cross-* the other names: an absent one gets a skip line
+ * (the alias itself resolves to a present placement, or is skipped as one). */
+static unsigned asked_places(unsigned line, const struct ipcb_filter *f)
+{
+	if (!f->have_places)
+		return line & ~IPCB_PLACE_CROSS_BIT;
+	unsigned any_cross = 0, want = f->places;
+	for (size_t i = 0; i < sizeof ipcb_cross_order / sizeof ipcb_cross_order[0]; i++)
+		any_cross |= 1u << ipcb_cross_order[i];
+	if (line & IPCB_PLACE_CROSS_BIT)
+		line |= want & any_cross;
+	if (want & IPCB_PLACE_CROSS_BIT)
+		want |= line & any_cross;
+	return line & want & ~IPCB_PLACE_CROSS_BIT;
+}
+
 int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwloc_topology_t topo,
                     struct ipcb_plan *p)
 {
@@ -290,14 +316,22 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 	for (int pl = 0; pl < IPCB_PLACE_COUNT; pl++)
 		rs[pl].ok = ipcb_placement_resolve(topo, (enum ipcb_place)pl, &rs[pl].a, &rs[pl].b, rs[pl].why,
 		                                   sizeof rs[pl].why);
+	char nearest_why[256];
+	int nearest = ipcb_placement_nearest_cross(topo, nearest_why, sizeof nearest_why);
 
 	for (size_t li = 0; li < s->nlines; li++) {
 		const struct ipcb_suite_line *l = &s->lines[li];
 		if (f->have_workloads && !(f->workloads & (1u << workload_index(l->wl))))
 			continue;
-		unsigned places = l->places & (f->have_places ? f->places : ~0u);
+		unsigned places = cross_to_nearest(l->places, nearest) &
+		                  (f->have_places ? cross_to_nearest(f->places, nearest) : ~0u);
+		if (nearest < 0 && (l->places & IPCB_PLACE_CROSS_BIT) &&
+		    (!f->have_places || (f->places & IPCB_PLACE_CROSS_BIT)) &&
+		    add_skip(p, "skip: placement %s is absent on this machine (%s)", IPCB_PLACE_CROSS_NAME, nearest_why))
+			return -1;
+		unsigned asked = asked_places(l->places, f);
 		for (int pl = 0; pl < IPCB_PLACE_COUNT; pl++)
-			if ((places & (1u << pl)) && !rs[pl].ok &&
+			if ((asked & (1u << pl)) && !rs[pl].ok &&
 			    add_skip(p, "skip: placement %s is absent on this machine (%s)", ipcb_placement_name(pl),
 			             rs[pl].why))
 				return -1;
@@ -1041,7 +1075,10 @@ static void line_summary(const struct ipcb_suite_line *l, char *buf, size_t len)
 		    l->modes == (IPCB_MODE_PROCESS | IPCB_MODE_THREAD) ? "," : "", l->modes & IPCB_MODE_THREAD ? "thread" : "");
 	}
 	ADD(" placements=");
-	for (int p = 0, k = 0; p < IPCB_PLACE_COUNT; p++)
+	int k = 0;
+	if (l->places & IPCB_PLACE_CROSS_BIT)
+		ADD("%s", IPCB_PLACE_CROSS_NAME), k++;
+	for (int p = 0; p < IPCB_PLACE_COUNT; p++)
 		if (l->places & (1u << p))
 			ADD("%s%s", k++ ? "," : "", ipcb_placement_name(p));
 	bool pool = l->wl == &ipcb_workload_cpu || l->wl == &ipcb_workload_io;

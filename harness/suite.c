@@ -188,11 +188,17 @@ static int add_place(const char *item, void *ctx, char *err, size_t errlen)
 		*mask |= (1u << IPCB_PLACE_COUNT) - 1;
 		return 0;
 	}
+	if (!strcmp(item, IPCB_PLACE_CROSS_NAME)) {
+		*mask |= IPCB_PLACE_CROSS_BIT;
+		return 0;
+	}
 	int p = ipcb_placement_from_name(item);
 	if (p < 0) {
 		size_t off = (size_t)snprintf(err, errlen, "unknown placement '%s': valid placements are all", item);
 		for (int i = 0; i < IPCB_PLACE_COUNT && off < errlen; i++)
 			off += (size_t)snprintf(err + off, errlen - off, ", %s", ipcb_placement_name(i));
+		if (off < errlen)
+			snprintf(err + off, errlen - off, ", %s (the nearest pair of different cores)", IPCB_PLACE_CROSS_NAME);
 		return -1;
 	}
 	*mask |= 1u << p;
@@ -400,7 +406,7 @@ static void line_defaults(struct ipcb_suite_line *l)
 	memset(l, 0, sizeof *l);
 	ipcb_parse_mechs("all", &l->mechs, e, sizeof e);
 	l->modes = IPCB_MODE_PROCESS | IPCB_MODE_THREAD;
-	l->places = 1u << IPCB_PLACE_CROSS_CORE;
+	l->places = IPCB_PLACE_CROSS_BIT;
 	l->rows = (1u << IPCB_LIMIT_COUNT) - 1;
 	l->sizes[0] = 64;
 	l->nsizes = 1;

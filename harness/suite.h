@@ -5,15 +5,17 @@
  * A suite file holds one benchmark family per line:
  *
  *   # first comment line: what the suite is for (shown by `ipcbench list suites`)
- *   pingpong  mechanisms=all  modes=process,thread  placements=cross-core,same-pu  sizes=64,4K
- *   stream    mechanisms=all  modes=process  placements=cross-core  sizes=64,1M  pairs=1x1,2x2
- *   limit     rows=c2c,ring,memcpy  placements=cross-core  sizes=64,4K
+ *   pingpong  mechanisms=all  modes=process,thread  placements=cross,same-pu  sizes=64,4K
+ *   stream    mechanisms=all  modes=process  placements=cross  sizes=64,1M  pairs=1x1,2x2
+ *   limit     rows=c2c,ring,memcpy  placements=cross  sizes=64,4K
  *
  * The first word names a workload; the rest are key=value with
  * comma-separated values. Keys and their defaults:
  *   mechanisms=all        registered mechanism names, or all
  *   modes=process,thread  process and/or thread
- *   placements=cross-core same-pu smt cross-core cross-l3 cross-numa cross-package os
+ *   placements=cross      cross: the nearest of cross-core, cross-l3, cross-numa,
+ *                         cross-package this machine has; or same-pu smt cross-core
+ *                         cross-l3 cross-numa cross-package os, or all
  *   sizes=64              bytes: 8, 4K (=4KiB = 4096), 1M (=1MiB); 8 B .. 16 MiB
  *   pairs=1x1             stream only: producers x consumers
  *   rows=c2c,memcpy,ring  limit only
@@ -55,7 +57,7 @@ struct ipcb_suite_line {
 	const struct ipcb_workload *wl;
 	uint64_t mechs;     /* bit i: ipcq_mech_at(i) */
 	unsigned modes;     /* IPCB_MODE_* */
-	unsigned places;    /* bit p: enum ipcb_place */
+	unsigned places;    /* bit p: enum ipcb_place; IPCB_PLACE_CROSS_BIT: "cross" */
 	unsigned rows;      /* bit r: enum ipcb_limit_row */
 	size_t sizes[IPCB_MAX_SIZES];
 	unsigned nsizes;

@@ -100,6 +100,8 @@ static const struct {
         {"pack:2 core:2 pu:1", {1, 0, 1, 0, 0, 1, 1}},
         {"pack:1 numa:2 core:2 pu:2", {1, 1, 1, 0, 1, 0, 1}},
         {"pack:1 l3:2 numa:2 core:1 pu:1", {1, 0, 1, 0, 1, 0, 1}},
+        {"pack:1 l3:2 core:1 pu:1", {1, 0, 0, 1, 0, 0, 1}},
+        {"pack:2 core:1 pu:1", {1, 0, 0, 0, 0, 1, 1}},
 };
 
 static void check_topology(hwloc_topology_t t, const char *label, const int *expect)
@@ -169,8 +171,43 @@ static void test_names(void)
 	FILE *f = open_memstream(&buf, &len);
 	ipcb_placement_print_names(f);
 	fclose(f);
-	UT_EQ_STR(buf, "same-pu, smt, cross-core, cross-l3, cross-numa, cross-package, os");
+	UT_EQ_STR(buf, "same-pu, smt, cross-core, cross-l3, cross-numa, cross-package, os, cross");
 	free(buf);
+	UT_EQ_LL(ipcb_cross_rank("cross-core"), 0);
+	UT_EQ_LL(ipcb_cross_rank("cross-package"), 3);
+	UT_EQ_LL(ipcb_cross_rank("same-pu"), -1);
+	UT_EQ_LL(ipcb_cross_rank(NULL), -1);
+}
+
+/* "cross" is the nearest pair of different cores: cross-core where two cores
+ * share an L3, else the next relation out; absent on one core. */
+static void test_nearest_cross(void)
+{
+	static const struct {
+		const char *synthetic;
+		int nearest;
+	} want[] = {
+	        {"pack:2 numa:2 l3:2 core:4 pu:2", IPCB_PLACE_CROSS_CORE},
+	        {"core:2 pu:1", IPCB_PLACE_CROSS_CORE},
+	        {"pack:1 l3:2 core:1 pu:1", IPCB_PLACE_CROSS_L3},
+	        {"pack:1 numa:2 l3:1 core:1 pu:1", IPCB_PLACE_CROSS_NUMA},
+	        {"pack:2 core:1 pu:1", IPCB_PLACE_CROSS_PACKAGE},
+	        {"pack:1 core:1 pu:2", -1},
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		hwloc_topology_t t;
+		char err[256], reason[256] = "";
+		if (!UT_TRUE(ipcb_topo_open(&t, want[i].synthetic, err, sizeof err) == 0, "%s: %s", want[i].synthetic,
+		             err))
+			continue;
+		int got = ipcb_placement_nearest_cross(t, reason, sizeof reason);
+		UT_TRUE(got == want[i].nearest, "%s: cross is %s, expected %s (%s)", want[i].synthetic,
+		        got < 0 ? "absent" : ipcb_placement_name((enum ipcb_place)got),
+		        want[i].nearest < 0 ? "absent" : ipcb_placement_name((enum ipcb_place)want[i].nearest), reason);
+		if (got < 0)
+			UT_TRUE(strncmp(reason, "absent", 6) == 0, "%s: reason \"%s\"", want[i].synthetic, reason);
+		ipcb_topo_close(t);
+	}
 }
 
 static void test_bad_synthetic(void)
@@ -248,6 +285,7 @@ static void test_print(void)
 		        "placement %s missing from:\n%s", ipcb_placement_name((enum ipcb_place)p),
 		        buf);
 	UT_TRUE(strstr(buf, "absent: only one package") != NULL, "no absence line in:\n%s", buf);
+	UT_TRUE(strstr(buf, "cross          0,1     = cross-core") != NULL, "no line for cross in:\n%s", buf);
 	free(buf);
 	ipcb_topo_close(t);
 }
@@ -311,6 +349,7 @@ int ut_add_placement(void)
 	if (!CU_add_test(s, "synthetic topologies", test_synthetic) ||
 	    !CU_add_test(s, "this machine", test_this_machine) ||
 	    !CU_add_test(s, "names", test_names) ||
+	    !CU_add_test(s, "cross: the nearest two cores", test_nearest_cross) ||
 	    !CU_add_test(s, "bad synthetic string", test_bad_synthetic) ||
 	    !CU_add_test(s, "spread and cpu lists", test_spread) ||
 	    !CU_add_test(s, "topology printer", test_print) ||

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "placement.h"
+#include "runner.h"
 #include "suite.h"
 #include "unit.h"
 
@@ -120,7 +121,7 @@ static void test_keys(void)
 	size_t n = ipcq_mech_count();
 	UT_EQ_LL(l->mechs, n >= 64 ? ~0ull : (1ull << n) - 1);
 	UT_EQ_LL(l->modes, IPCB_MODE_PROCESS | IPCB_MODE_THREAD);
-	UT_EQ_LL(l->places, 1u << IPCB_PLACE_CROSS_CORE);
+	UT_EQ_LL(l->places, IPCB_PLACE_CROSS_BIT);
 	UT_EQ_LL(l->min_time * 1000, 0);
 	UT_EQ_LL(l->repetitions, 0);
 
@@ -220,6 +221,55 @@ static void test_sizes(void)
 	UT_EQ_STR(ipcb_size_str(1536, buf, sizeof buf), "1536");
 }
 
+/* "cross" becomes the nearest pair of cores each machine has, in the case
+ * names too; a --placement filter of cross or of that concrete placement
+ * keeps it; a machine with one core skips it with a line. */
+static void test_plan_cross(void)
+{
+	static const struct {
+		const char *synthetic;
+		const char *filter; /* --placement, NULL: none */
+		const char *want;   /* the one case's name, NULL: none (a skip line) */
+	} cases[] = {
+	        {"core:2 pu:1", NULL, "pingpong/pipe/process/cross-core/size:64"},
+	        {"pack:1 l3:2 core:1 pu:1", NULL, "pingpong/pipe/process/cross-l3/size:64"},
+	        {"pack:2 core:1 pu:1", NULL, "pingpong/pipe/process/cross-package/size:64"},
+	        {"pack:1 l3:2 core:1 pu:1", "cross", "pingpong/pipe/process/cross-l3/size:64"},
+	        {"pack:1 l3:2 core:1 pu:1", "cross-l3", "pingpong/pipe/process/cross-l3/size:64"},
+	        {"pack:1 l3:2 core:1 pu:1", "cross-core", NULL},
+	        {"pack:1 core:1 pu:2", NULL, NULL},
+	};
+	struct ipcb_suite s;
+	char err[1024];
+	if (!UT_TRUE(parse("pingpong mechanisms=pipe modes=process placements=cross sizes=64", &s, err, sizeof err) == 0,
+	             "%s", err))
+		return;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		hwloc_topology_t t;
+		if (!UT_TRUE(ipcb_topo_open(&t, cases[i].synthetic, err, sizeof err) == 0, "%s", err))
+			continue;
+		struct ipcb_filter f = { 0 };
+		if (cases[i].filter) {
+			f.have_places = true;
+			UT_EQ_LL(ipcb_parse_places(cases[i].filter, &f.places, err, sizeof err), 0);
+		}
+		struct ipcb_plan p = { 0 };
+		UT_EQ_LL(ipcb_plan_build(&s, &f, t, &p), 0);
+		const char *label = cases[i].synthetic;
+		if (cases[i].want) {
+			if (UT_TRUE(p.n == 1, "%s: %zu cases", label, p.n))
+				UT_EQ_STR(p.cases[0].name, cases[i].want);
+		} else {
+			UT_TRUE(p.n == 0, "%s: %zu cases, expected none", label, p.n);
+			UT_TRUE(p.nskips >= 1 && strstr(p.skips[0], "absent"), "%s: skip line \"%s\"", label,
+			        p.nskips ? p.skips[0] : "");
+		}
+		ipcb_plan_free(&p);
+		ipcb_topo_close(t);
+	}
+	ipcb_suite_free(&s);
+}
+
 static void test_errors(void)
 {
 	EXPECT_ERROR("pingpong sizes=64\nbogus sizes=64\n", "t.suite:2:", "unknown workload 'bogus'");
@@ -292,6 +342,7 @@ int ut_add_suite(void)
 		return CU_get_error();
 	if (!CU_add_test(s, "built-in suites", test_builtin) || !CU_add_test(s, "every key", test_keys) ||
 	    !CU_add_test(s, "sizes and suffixes", test_sizes) ||
+	    !CU_add_test(s, "cross: the nearest two cores, in plans", test_plan_cross) ||
 	    !CU_add_test(s, "errors name line and token", test_errors))
 		return CU_get_error();
 	return CUE_SUCCESS;
