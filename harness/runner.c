@@ -35,6 +35,7 @@ static const struct ipcb_workload *const workloads[] = {
 	&ipcb_workload_cpu,
 	&ipcb_workload_io,
 	&ipcb_workload_spawn,
+	&ipcb_workload_pyref,
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -225,6 +226,54 @@ static int plan_spawn(struct ipcb_plan *p, const struct ipcb_suite_line *l, unsi
 	return 0;
 }
 
+/* pyref rows: Python's Queue and Pipe at each size, its Pool at each worker count; skipped without python3. */
+static int plan_pyref(struct ipcb_plan *p, const struct ipcb_suite_line *l, unsigned places, const struct resolved *rs,
+                      hwloc_topology_t topo, const struct ipcb_filter *f)
+{
+	char python[4096];
+	if (!ipcb_pyref_python(python, sizeof python))
+		return add_skip(p, "skip: pyref (Python multiprocessing reference rows): python3 is not on PATH "
+		                   "(apt-get install python3)");
+	if (access(ipcb_pyref_script(), R_OK) != 0)
+		return add_skip(p, "skip: pyref: cannot read %s (%s); set IPCB_PY_MP to the script's path",
+		                ipcb_pyref_script(), strerror(errno));
+	int pus = ipcb_topo_pu_count(topo);
+	for (int pl = 0; pl < IPCB_PLACE_COUNT; pl++) {
+		if (!(places & (1u << pl)) || !rs[pl].ok)
+			continue;
+		const char *place = ipcb_placement_name(pl);
+		struct ipcb_case c = { .wl = l->wl, .row = -1, .mode = IPCB_MODE_PROCESS, .place = (enum ipcb_place)pl,
+		                       .cpu_a = rs[pl].a, .cpu_b = rs[pl].b, .producers = 1, .consumers = 1,
+		                       .topo = topo, .min_time = l->min_time, .repetitions = l->repetitions };
+		for (int r = 0; r < IPCB_PYREF_COUNT; r++) {
+			c.variant = r;
+			if (r == IPCB_PYREF_POOL) {
+				for (unsigned wi = 0; wi < l->nworkers; wi++) {
+					int w = l->workers[wi] < 0 ? -l->workers[wi] * (pus > 0 ? pus : 1) : l->workers[wi];
+					c.workers = (unsigned)w;
+					c.size = 0;
+					snprintf(c.name, sizeof c.name, "cpu/%s/process/%s/grain:0us/workers:%d", ipcb_pyref_mech(r),
+					         place, w);
+					if (add_case(p, &c))
+						return -1;
+				}
+				continue;
+			}
+			for (unsigned si = 0; si < l->nsizes; si++) {
+				if (!size_wanted(f, l->sizes[si]))
+					continue;
+				c.size = l->sizes[si];
+				c.workers = 0;
+				snprintf(c.name, sizeof c.name, "%s/%s/process/%s/size:%zu", ipcb_pyref_workload(r),
+				         ipcb_pyref_mech(r), place, c.size);
+				if (add_case(p, &c))
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 /* cpu and io rows of one mechanism and mode: placements x grains x workers (cpu) or
  * tasks x grains x concurrency (io). Pools need IPCQ_CAP_EOF across processes and
  * IPCQ_CAP_MPMC beyond one worker (ipcq_pool_open says so too). */
@@ -345,6 +394,11 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 		unsigned modes = l->modes & (f->have_modes ? f->modes : ~0u);
 		if (l->wl == &ipcb_workload_spawn) {
 			if (plan_spawn(p, l, modes, places, rs, topo))
+				return -1;
+			continue;
+		}
+		if (l->wl == &ipcb_workload_pyref) {
+			if (plan_pyref(p, l, places, rs, topo, f))
 				return -1;
 			continue;
 		}
@@ -897,7 +951,7 @@ int ipcb_run(const struct ipcb_run_opts *o)
 		struct ipcb_case *c = &plan.cases[i];
 		struct ipcb_gb_opts opts = c->wl->opts;
 		opts.unit = c->wl == &ipcb_workload_limit ? IPCB_GB_NS : IPCB_GB_US;
-		if (c->min_time > 0 && !o->gb_min_time)
+		if (c->min_time > 0 && !o->gb_min_time && opts.iterations == 0) /* pyref: its script takes min_time */
 			opts.min_time = c->min_time;
 		if (c->repetitions > 0 && !o->gb_repetitions)
 			opts.repetitions = c->repetitions;
@@ -1062,6 +1116,8 @@ static void line_summary(const struct ipcb_suite_line *l, char *buf, size_t len)
 		ADD(" modes=%s%s%s", l->modes & IPCB_MODE_PROCESS ? "process(fork,posix_spawn)" : "",
 		    l->modes == (IPCB_MODE_PROCESS | IPCB_MODE_THREAD) ? "," : "",
 		    l->modes & IPCB_MODE_THREAD ? "thread(pthread_create)" : "");
+	} else if (l->wl == &ipcb_workload_pyref) {
+		ADD(" rows=py-mp-queue,py-mp-pipe(pingpong,stream),py-mp-pool(empty tasks)");
 	} else {
 		uint64_t all = ipcq_mech_count() >= 64 ? ~0ull : (1ull << ipcq_mech_count()) - 1;
 		ADD(" mechanisms=");
@@ -1095,7 +1151,7 @@ static void line_summary(const struct ipcb_suite_line *l, char *buf, size_t len)
 		}
 	}
 	bool shared_n = l->wl == &ipcb_workload_shared && !(l->nworkers == 1 && l->workers[0] == 2);
-	if (l->wl == &ipcb_workload_cpu || shared_n) {
+	if (l->wl == &ipcb_workload_cpu || l->wl == &ipcb_workload_pyref || shared_n) {
 		ADD(" workers=");
 		for (unsigned i = 0; i < l->nworkers; i++) {
 			int w = l->workers[i];

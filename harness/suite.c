@@ -438,6 +438,7 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 	bool is_stream = l->wl == &ipcb_workload_stream, is_limit = l->wl == &ipcb_workload_limit;
 	bool is_cpu = l->wl == &ipcb_workload_cpu, is_io = l->wl == &ipcb_workload_io;
 	bool is_spawn = l->wl == &ipcb_workload_spawn, is_shared = l->wl == &ipcb_workload_shared;
+	bool is_pyref = l->wl == &ipcb_workload_pyref;
 	bool workers_given = false;
 	for (char *kv = strtok_r(NULL, " \t", &save); kv; kv = strtok_r(NULL, " \t", &save)) {
 		char *eq = strchr(kv, '=');
@@ -448,15 +449,15 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 		*eq = 0;
 		const char *key = kv, *val = eq + 1;
 		int rc;
-		if (!strcmp(key, "mechanisms") && !is_limit && !is_spawn)
+		if (!strcmp(key, "mechanisms") && !is_limit && !is_spawn && !is_pyref)
 			rc = ipcb_parse_mechs(val, &l->mechs, err, errlen);
-		else if (!strcmp(key, "modes") && !is_limit)
+		else if (!strcmp(key, "modes") && !is_limit && !is_pyref)
 			rc = ipcb_parse_modes(val, &l->modes, err, errlen);
 		else if (!strcmp(key, "placements"))
 			rc = ipcb_parse_places(val, &l->places, err, errlen);
 		else if (!strcmp(key, "sizes") && !is_cpu && !is_io && !is_spawn)
 			rc = ipcb_parse_sizes(val, l->sizes, &l->nsizes, err, errlen);
-		else if (!strcmp(key, "workers") && (is_cpu || is_shared)) {
+		else if (!strcmp(key, "workers") && (is_cpu || is_shared || is_pyref)) {
 			rc = ipcb_parse_workers(val, l->workers, &l->nworkers, err, errlen);
 			workers_given = true;
 		} else if (!strcmp(key, "grains") && (is_cpu || is_io))
@@ -490,6 +491,7 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 			         : is_cpu    ? "mechanisms modes placements workers grains"
 			         : is_io     ? "mechanisms modes placements tasks grains concurrency"
 			         : is_spawn  ? "modes placements"
+			         : is_pyref  ? "placements sizes workers (pool)"
 			         : is_shared ? "mechanisms modes placements sizes workers"
 			                     : "mechanisms modes placements sizes");
 			return -1;

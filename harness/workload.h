@@ -28,6 +28,16 @@ enum ipcb_spawn_kind { IPCB_SPAWN_FORK = 0, IPCB_SPAWN_POSIX_SPAWN, IPCB_SPAWN_P
 /* io tasks: a timed sleep, or a blocking read answered by a local socket. */
 enum ipcb_io_task { IPCB_IO_SLEEP = 0, IPCB_IO_SOCKET, IPCB_IO_COUNT };
 
+/* Reference rows (workload "pyref"): what Python's multiprocessing measures. */
+enum ipcb_pyref_row {
+	IPCB_PYREF_QUEUE_PINGPONG = 0,
+	IPCB_PYREF_QUEUE_STREAM,
+	IPCB_PYREF_PIPE_PINGPONG,
+	IPCB_PYREF_PIPE_STREAM,
+	IPCB_PYREF_POOL,
+	IPCB_PYREF_COUNT
+};
+
 /* Most producers or consumers a stream case may have. */
 #define IPCB_MAX_PEERS 16
 
@@ -65,6 +75,7 @@ extern const struct ipcb_workload ipcb_workload_stream;
 extern const struct ipcb_workload ipcb_workload_limit;
 extern const struct ipcb_workload ipcb_workload_shared;
 extern const struct ipcb_workload ipcb_workload_spawn;
+extern const struct ipcb_workload ipcb_workload_pyref;
 extern const struct ipcb_workload ipcb_workload_cpu;
 extern const struct ipcb_workload ipcb_workload_io;
 
@@ -81,6 +92,15 @@ int ipcb_limit_row_from_name(const char *name);
 
 /* Name of spawn kind k ("fork", "posix_spawn", "pthread_create"), or NULL. */
 const char *ipcb_spawn_kind_name(int k);
+/* The name reference row r goes under in results ("py-mp-queue"), or NULL. */
+const char *ipcb_pyref_mech(int r);
+/* The workload whose rows reference row r stands beside ("pingpong", "stream", "cpu"), or NULL. */
+const char *ipcb_pyref_workload(int r);
+/* Path of the reference script (IPCB_PY_MP, else suites/reference/py_mp.py in the source tree). */
+const char *ipcb_pyref_script(void);
+/* True with python3's path in path when PATH has one. */
+bool ipcb_pyref_python(char *path, size_t len);
+
 /* Name of io task kind k ("sleep", "socket"), or NULL. */
 const char *ipcb_io_task_name(int k);
 

@@ -37,7 +37,7 @@ static void test_builtin(void)
 	static const struct {
 		const char *name;
 		size_t nlines;
-	} want[] = { { "ci", 4 }, { "full", 9 }, { "quick", 9 } };
+	} want[] = { { "ci", 4 }, { "full", 10 }, { "quick", 10 } };
 	char names[8][64];
 	size_t n = ipcb_suite_builtin(names, 8);
 	UT_EQ_LL(n, 3);
@@ -277,6 +277,8 @@ static void test_errors(void)
 	EXPECT_ERROR("limit mechanisms=pipe\n", "t.suite:1:", "key 'mechanisms' does not apply to limit");
 	EXPECT_ERROR("pingpong pairs=2x2\n", "t.suite:1:", "key 'pairs' does not apply to pingpong");
 	EXPECT_ERROR("stream rows=c2c\n", "t.suite:1:", "key 'rows'");
+	EXPECT_ERROR("pyref mechanisms=pipe\n", "t.suite:1:", "key 'mechanisms' does not apply to pyref");
+	EXPECT_ERROR("pyref modes=thread\n", "t.suite:1:", "placements sizes workers");
 	EXPECT_ERROR("pingpong mechanisms=pipe,carrier-pigeon\n", "t.suite:1:",
 	             "unknown mechanism 'carrier-pigeon': valid mechanisms are all, ");
 	EXPECT_ERROR("pingpong modes=fiber\n", "t.suite:1:", "unknown mode 'fiber'");
