@@ -1408,6 +1408,68 @@ static void table_headline(const struct run *r, struct table *t)
 		}
 }
 
+/* Appends one row from cells[0 .. t->ncols). */
+static void table_rowv(struct table *t, const char *const *cells)
+{
+	if (t->nrows == t->cap) {
+		int cap = t->cap ? t->cap * 2 : 32;
+		void *n = realloc(t->cell, (size_t)cap * sizeof *t->cell);
+		if (!n)
+			return;
+		t->cell = n;
+		t->cap = cap;
+	}
+	for (int i = 0; i < t->ncols; i++)
+		snprintf(t->cell[t->nrows][i], sizeof t->cell[0][0], "%s", cells[i]);
+	t->nrows++;
+}
+
+/* The peers a mechanism is held against, in this order, when the run has them. */
+static const char *const peer_names[] = { "pipe", "zeromq", "iceoryx", "py-mp-queue", "py-mp-pipe" };
+#define MAX_PEERS 4 /* two columns each, beside mechanism and mode: TCOLS */
+
+/*
+ * Versus peers: each mechanism, in processes at the headline size and
+ * placement, as how many times faster than each peer the run measured:
+ * the peer's p50 round trip over ours, and our stream msgs/s over the
+ * peer's. Above 1 is faster. Empty when the run has no peer beside them.
+ */
+static void table_peers(const struct run *r, struct table *t)
+{
+	size_t hs;
+	const char *hp;
+	headline(r, &hs, &hp);
+	const char *peers[MAX_PEERS];
+	int np = 0;
+	for (size_t i = 0; i < sizeof peer_names / sizeof *peer_names && np < MAX_PEERS; i++)
+		if (find(r, "pingpong", peer_names[i], 0, hp, hs) || find(r, "stream", peer_names[i], 0, hp, hs))
+			peers[np++] = peer_names[i];
+	if (!np || r->nmechs < 2)
+		return;
+	t->ncols = 2 + 2 * np;
+	snprintf(t->head[0], sizeof t->head[0], "mechanism");
+	snprintf(t->head[1], sizeof t->head[1], "mode");
+	for (int k = 0; k < np; k++) {
+		snprintf(t->head[2 + 2 * k], sizeof t->head[0], "× %s, p50", peers[k]);
+		snprintf(t->head[3 + 2 * k], sizeof t->head[0], "× %s, msg/s", peers[k]);
+	}
+	for (int m = 0; m < r->nmechs; m++) {
+		const struct row *pp = find(r, "pingpong", r->mechs[m], 0, hp, hs);
+		const struct row *sp = find(r, "stream", r->mechs[m], 0, hp, hs);
+		if (!pp && !sp)
+			continue;
+		char cells[TCOLS][48];
+		const char *row[TCOLS] = { r->mechs[m], "process" };
+		for (int k = 0; k < np; k++) {
+			double lat = val(find(r, "pingpong", peers[k], 0, hp, hs), C_P50) / val(pp, C_P50);
+			double tp = val(sp, C_IPS) / val(find(r, "stream", peers[k], 0, hp, hs), C_IPS);
+			row[2 + 2 * k] = fmt_ratio(lat, cells[2 + 2 * k], sizeof cells[0]);
+			row[3 + 2 * k] = fmt_ratio(tp, cells[3 + 2 * k], sizeof cells[0]);
+		}
+		table_rowv(t, row);
+	}
+}
+
 /* Every row: name and its figures. */
 static void table_all(const struct run *r, struct table *t)
 {
@@ -1783,6 +1845,12 @@ static int report_one(const struct run *r, const char *outdir)
 	compute_findings(r, &d->findings);
 	table_machine(r, &d->machine);
 	table_headline(r, &d->headline);
+	char peers_title[200];
+	snprintf(peers_title, sizeof peers_title,
+	         "Versus peers (processes, %s, %s: how many times faster than the peer; above 1 is faster)",
+	         fmt_size(hs, sz, sizeof sz), hp);
+	d->extra_title = peers_title;
+	table_peers(r, &d->extra);
 	table_all(r, &d->all);
 	collect_errors(r, d);
 	reproduce_cmd(r, d);

@@ -48,6 +48,10 @@ mapfile -t mdrefs < <(grep -oE '\]\(report/[^)]*\)' "$run/report.md" | sed -E 's
 for ref in "${mdrefs[@]}"; do
   [[ -s $run/$ref ]] || fail "report.md references $ref, which does not exist"
 done
+# Versus peers: the fixed run has pipe, so every mechanism is held against it (pipe itself at 1.00x).
+grep -q '^| mqueue | process | [0-9.]*× | [0-9.]*× |$' "$run/report.md" ||
+  fail "report.md has no 'Versus peers' row for mqueue against pipe"
+grep -q '^| pipe | process | 1.00× | 1.00× |$' "$run/report.md" || fail "pipe against itself is not 1.00x in report.md"
 grep -q 'No data: run a suite with the cpu workload' "$run/report.md" ||
   fail "report.md does not say that the cpu pool chart has no data"
 grep -q '^## Reproduce' "$run/report.md" || fail "report.md has no Reproduce section"
