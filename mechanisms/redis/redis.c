@@ -253,7 +253,7 @@ static int lost(struct rep *e, int err, const char *what)
 	                  err ? strerror(err) : "the server closed the connection");
 }
 
-/* Connects fd to e within REDIS_IO_NS; returns errno or 0. */
+/* Connects fd to e within REDIS_IO_NS; returns 0, an errno, or a (negative) getaddrinfo error. */
 static int dial(struct rep *e, int *fdp)
 {
 	int fd = -1, err = 0;
@@ -270,7 +270,7 @@ static int dial(struct rep *e, int *fdp)
 		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 		int g = getaddrinfo(e->host, e->port, &hints, &ai);
 		if (g != 0)
-			return g == EAI_SYSTEM ? errno : EHOSTUNREACH;
+			return g == EAI_SYSTEM ? errno : g;
 		err = ECONNREFUSED;
 		for (struct addrinfo *a = ai; a && err; a = a->ai_next) {
 			fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -338,8 +338,10 @@ static int conn_new(struct rep *e, struct rconn **out)
 	int err = dial(e, &c->fd);
 	if (err) {
 		conn_free(c);
-		return ipcq__fail(IPCQ_SYSERR, err, "redis: connecting to %s: %s; start redis-server there, or "
-		                  "leave cfg.endpoint NULL for a private one", e->spec, strerror(err));
+		return ipcq__fail(IPCQ_SYSERR, err < 0 ? EHOSTUNREACH : err,
+		                  "redis: connecting to %s: %s; start redis-server there, or leave cfg.endpoint "
+		                  "NULL for a private one",
+		                  e->spec, err < 0 ? gai_strerror(err) : strerror(err));
 	}
 	char db[16];
 	snprintf(db, sizeof db, "%d", e->db);
