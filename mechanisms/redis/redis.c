@@ -112,9 +112,14 @@ static void fork_parent(void)
 	pthread_mutex_unlock(&pool_lock);
 }
 
+static void srv_fork_child(void);
+static void script_fork_child(void);
+
 /* The child must not talk on its parent's sockets: close them; it dials its own. */
 static void fork_child(void)
 {
+	srv_fork_child();
+	script_fork_child();
 	for (struct rep *e = endpoints; e; e = e->next) {
 		for (struct rconn *c = e->all, *n; c; c = n) {
 			n = c->next_all;
@@ -176,8 +181,6 @@ static int ep_parse(struct rep *e, const char *spec)
 /* The process's entry for spec, with one more reference; NULL with the reason recorded. */
 static struct rep *ep_get(const char *spec, int *rc)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, fork_hooks_install);
 	pthread_mutex_lock(&pool_lock);
 	struct rep *e = endpoints;
 	while (e && strcmp(e->spec, spec))
@@ -502,6 +505,12 @@ struct script {
 
 static pthread_mutex_t sha_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Held by a thread the fork left behind, it would stay locked: what it guards is whole either way. */
+static void script_fork_child(void)
+{
+	pthread_mutex_init(&sha_lock, NULL);
+}
+
 static int conn_script(struct rep *e, struct rconn *c, struct script *s, int nkeys, const char **keys,
                        int nargs, const char **args, const size_t *arglens, redisReply **out)
 {
@@ -654,6 +663,16 @@ static struct {
 	char dir[64];
 	char spec[128];
 } srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/*
+ * A fork while another thread starts the server leaves the lock held for
+ * good in the child; unlocked, the child at worst starts a server of its own.
+ * (srv_start's own forks pass here too: those children exec or exit.)
+ */
+static void srv_fork_child(void)
+{
+	pthread_mutex_init(&srv.lock, NULL);
+}
 
 /* The path of redis-server in PATH, or false. */
 static bool srv_find(char *out, size_t cap)
@@ -860,6 +879,8 @@ out:
  */
 static struct rep *endpoint_open(const ipcq_config *cfg, int *rc)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, fork_hooks_install); /* before any lock a fork could catch held */
 	const char *env = getenv("IPCQ_REDIS_ENDPOINT");
 	if (cfg->endpoint)
 		return ep_get(cfg->endpoint, rc);
