@@ -74,6 +74,7 @@ struct rconn {
 	int fd;
 	long long id; /* CLIENT ID, for CLIENT UNBLOCK */
 	unsigned discard; /* replies still due to commands whose answer nobody waits for */
+	bool bad;         /* a command on it failed half-way: its stream is out of step */
 	redisReader *rd;
 	struct rconn *next_idle, *next_all;
 };
@@ -242,8 +243,13 @@ static void conn_drop(struct rep *e, struct rconn *c)
 	conn_free(c);
 }
 
+/* Returns c to the pool once an operation is done with it; one out of step is closed instead. */
 static void conn_release(struct rep *e, struct rconn *c)
 {
+	if (c->bad) {
+		conn_drop(e, c);
+		return;
+	}
 	pthread_mutex_lock(&pool_lock);
 	c->next_idle = e->idle;
 	e->idle = c;
@@ -267,7 +273,10 @@ static int dial(struct rep *e, int *fdp)
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return errno;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINTR)
+		int r;
+		while ((r = connect(fd, (struct sockaddr *)&sa, sizeof sa)) < 0 && errno == EINTR)
+			;
+		if (r < 0 && errno != EISCONN) /* EISCONN: an interrupted try had connected */
 			err = errno;
 	} else {
 		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
@@ -493,6 +502,7 @@ static int conn_call(struct rep *e, struct rconn *c, int argc, const char **argv
 		rc = conn_read(e, c, ipcq__deadline(REDIS_IO_NS), out);
 	if (rc == IPCQ_EMPTY)
 		rc = lost(e, ETIMEDOUT, "waiting for a reply from");
+	c->bad |= rc != IPCQ_OK;
 	return rc;
 }
 
@@ -590,11 +600,9 @@ static int conn_unblock(struct rep *e, struct rconn *c, redisReply **out)
 		if (rc != IPCQ_OK)
 			return rc;
 		rc = conn_call(e, o, 3, argv, NULL, &r);
-		if (rc != IPCQ_OK) {
-			conn_drop(e, o);
-			return rc;
-		}
 		conn_release(e, o);
+		if (rc != IPCQ_OK)
+			return rc;
 		bool was_blocked = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
 		freeReplyObject(r);
 		ipcq_deadline dl = was_blocked ? ipcq__deadline(REDIS_IO_NS) : ipcq__deadline(1000000);
@@ -615,8 +623,19 @@ enum { WAIT_REPLY, WAIT_DEADLINE, WAIT_WATCH };
  * hanging up; the command is cancelled in the last two cases, and *out is
  * the reply it gave either way (nil when it timed out or was cancelled).
  */
+static int conn_block_once(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
+                           int watch_fd, redisReply **out, int *why);
+
 static int conn_block(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
                       int watch_fd, redisReply **out, int *why)
+{
+	int rc = conn_block_once(e, c, argc, argv, dl, watch_fd, out, why);
+	c->bad |= rc != IPCQ_OK;
+	return rc;
+}
+
+static int conn_block_once(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
+                           int watch_fd, redisReply **out, int *why)
 {
 	int64_t left = ipcq__remaining_ns(dl);
 	int64_t ms = left < 0 ? REDIS_CHUNK_MS : (left + 999999) / 1000000;
@@ -917,11 +936,9 @@ static int ep_simple(struct rep *e, int argc, const char **argv)
 	if (rc != IPCQ_OK)
 		return rc;
 	rc = conn_call(e, c, argc, argv, NULL, &r);
-	if (rc != IPCQ_OK) {
-		conn_drop(e, c);
-		return rc;
-	}
 	conn_release(e, c);
+	if (rc != IPCQ_OK)
+		return rc;
 	if (r->type == REDIS_REPLY_ERROR)
 		rc = reply_error(e, argv[0], r);
 	freeReplyObject(r);
@@ -966,13 +983,10 @@ static int redis_op_begin(struct redis *q, struct rconn **c)
 	return conn_take(q->ep, c);
 }
 
-/* Returns c to the pool, or drops it after a failure that may have left it mid-reply. */
+/* Returns c to the pool (or closes it, if a command failed half-way) and passes rc on. */
 static int redis_op_end(struct redis *q, struct rconn *c, int rc)
 {
-	if (rc == IPCQ_SYSERR)
-		conn_drop(q->ep, c);
-	else
-		conn_release(q->ep, c);
+	conn_release(q->ep, c);
 	return rc;
 }
 
@@ -1121,6 +1135,7 @@ static int redis_room_async(struct redis *q, struct rconn *c)
 	int rc = conn_cmd_send(q->ep, c, 7, argv, NULL);
 	if (rc == IPCQ_OK)
 		c->discard++;
+	c->bad |= rc != IPCQ_OK;
 	return rc;
 }
 
@@ -1358,10 +1373,7 @@ static int redis_shared_run(struct redis_shared *s, struct script *sc, int nargs
 		return rc;
 	const char *keys[] = { s->ints, s->bytes };
 	rc = conn_script(s->ep, c, sc, 2, keys, nargs, args, lens, out);
-	if (rc == IPCQ_SYSERR)
-		conn_drop(s->ep, c);
-	else
-		conn_release(s->ep, c);
+	conn_release(s->ep, c);
 	return rc;
 }
 
