@@ -115,6 +115,7 @@ static void fork_parent(void)
 
 static void srv_fork_child(void);
 static void script_fork_child(void);
+static pid_t srv_owner_of(const char *spec);
 
 /* The child must not talk on its parent's sockets: close them; it dials its own. */
 static void fork_child(void)
@@ -348,6 +349,15 @@ static int conn_new(struct rep *e, struct rconn **out)
 	}
 	c->fd = -1;
 	int err = dial(e, &c->fd);
+	pid_t owner = err ? srv_owner_of(e->spec) : 0;
+	if (owner) {
+		conn_free(c);
+		return ipcq__fail(IPCQ_SYSERR, err < 0 ? EHOSTUNREACH : err,
+		                  "redis: the private redis-server at %s does not answer (%s): it stops when "
+		                  "process %d, which started it, ends; keep that process alive while others use "
+		                  "it, or give every process an endpoint (cfg.endpoint, $IPCQ_REDIS_ENDPOINT)",
+		                  e->spec, err < 0 ? gai_strerror(err) : strerror(err), (int)owner);
+	}
 	if (err) {
 		conn_free(c);
 		return ipcq__fail(IPCQ_SYSERR, err < 0 ? EHOSTUNREACH : err,
@@ -679,9 +689,19 @@ static int conn_block_once(struct rep *e, struct rconn *c, int argc, const char 
 static struct {
 	pthread_mutex_t lock;
 	bool up;
+	pid_t owner; /* the process that started it: the server ends with it */
 	char dir[64];
 	char spec[128];
 } srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The process that started the private server at spec, or 0 when spec is not it. */
+static pid_t srv_owner_of(const char *spec)
+{
+	pthread_mutex_lock(&srv.lock);
+	pid_t pid = srv.up && !strcmp(spec, srv.spec) ? srv.owner : 0;
+	pthread_mutex_unlock(&srv.lock);
+	return pid;
+}
 
 /*
  * A fork while another thread starts the server leaves the lock held for
@@ -865,6 +885,7 @@ static int srv_start(void)
 		if (dial(&probe, &fd) == 0) {
 			close(fd);
 			srv.up = true;
+			srv.owner = getpid();
 			break;
 		}
 		struct pollfd p = { .fd = rep[0], .events = POLLIN };
