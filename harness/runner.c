@@ -332,6 +332,28 @@ static int plan_pool(struct ipcb_plan *p, const struct ipcb_suite_line *l, const
 	return 0;
 }
 
+/*
+ * Whether m can open a queue on this machine at all: one probe open per
+ * mechanism, remembered. A mechanism that needs something not installed
+ * (redis without redis-server) answers UNSUPPORTED with the line to run.
+ */
+static bool mech_usable(size_t mi, const ipcq_mech *m, char *why, size_t len)
+{
+	static signed char known[64]; /* 0 unknown, 1 usable, -1 not */
+	static char whys[64][256];
+	if (!known[mi]) {
+		ipcq *q = NULL;
+		int st = ipcq_open(m, NULL, &q);
+		known[mi] = st == IPCQ_UNSUPPORTED ? -1 : 1;
+		if (st == IPCQ_UNSUPPORTED)
+			snprintf(whys[mi], sizeof whys[mi], "%s", ipcq_errmsg(NULL));
+		if (st == IPCQ_OK)
+			ipcq_close(q);
+	}
+	snprintf(why, len, "%s", whys[mi]);
+	return known[mi] > 0;
+}
+
 /* A placement mask with the alias "cross" replaced by the placement it means here (nearest < 0: by none). */
 static unsigned cross_to_nearest(unsigned mask, int nearest)
 {
@@ -408,6 +430,14 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 				continue;
 			const ipcq_mech *m = ipcq_mech_at(mi);
 			unsigned caps = ipcq_mech_caps(m);
+			char why[256];
+			if (!mech_usable(mi, m, why, sizeof why)) {
+				size_t nl = strlen(ipcq_mech_name(m));
+				bool named = !strncmp(why, ipcq_mech_name(m), nl) && why[nl] == ':';
+				if (add_skip(p, "skip: %s%s%s", named ? "" : ipcq_mech_name(m), named ? "" : ": ", why))
+					return -1;
+				continue;
+			}
 			if (l->wl == &ipcb_workload_shared && !(caps & IPCQ_CAP_SHARED)) {
 				if (add_skip(p, "skip: shared over %s: it lacks IPCQ_CAP_SHARED", ipcq_mech_name(m)))
 					return -1;

@@ -28,6 +28,9 @@ extern const struct ipcq_mech ipcq_mech_mqueue;
 #ifdef IPCQ_WITH_INPROC
 extern const struct ipcq_mech ipcq_mech_inproc;
 #endif
+#ifdef IPCQ_WITH_REDIS
+extern const struct ipcq_mech ipcq_mech_redis;
+#endif
 
 /* NULL-terminated, so an all-OFF build still compiles without warnings. */
 static const struct ipcq_mech *const registry[] = {
@@ -48,6 +51,9 @@ static const struct ipcq_mech *const registry[] = {
 #endif
 #ifdef IPCQ_WITH_INPROC
 	&ipcq_mech_inproc,
+#endif
+#ifdef IPCQ_WITH_REDIS
+	&ipcq_mech_redis,
 #endif
 	NULL,
 };

@@ -271,6 +271,9 @@ static void run_isolated(const struct ct_test *t, const struct ct_ctx *c, struct
 	}
 	if (open)
 		run_drain(p[0], r);
+	/* Orphans that left the test's group (a supervisor in a session of its own) are ours to reap too. */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
 	bool failed_before = r->nfail > 0 || timed_out || status != 0;
 	if (run_mop_up(pid) && !failed_before)
 		run_add_failure(r, __FILE__, __LINE__,

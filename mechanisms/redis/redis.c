@@ -1,0 +1,1561 @@
+/*
+ * redis.c - a queue on a Redis list, and shared values in Redis hashes,
+ * spoken with hiredis's protocol reader and writer over our own socket.
+ *
+ * hiredis only formats commands and parses replies: the socket is ours, so
+ * every wait is a poll() on the core's monotonic deadline (kept across
+ * EINTR), every send says MSG_NOSIGNAL, and a reply interrupted by a signal
+ * is simply read on. Redis ends a blocked BLPOP only at its own timer tick
+ * (1/hz, 100 ms by default), too coarse for our deadlines, so a wait that
+ * reaches its deadline cancels the blocked command with CLIENT UNBLOCK from
+ * a second connection and then reads its reply: an item popped meanwhile is
+ * delivered, never dropped.
+ *
+ * Queue: put is a Lua script that pushes only below capacity (exact
+ * bound); get is a script that peeks (LINDEX) before popping, so a buffer
+ * too small leaves the message queued; a get that must wait uses BLPOP when
+ * any message fits its buffer, else a blocking peek (BLMOVE list list LEFT
+ * LEFT, which moves nothing). Every pop that frees a slot pushes a token on
+ * a "room" list that full putters wait on with BLPOP.
+ *
+ * Who holds a role: the core's lifelines (pipes inherited across fork), as
+ * for every other mechanism here. They are exact, include SIGKILLed
+ * processes at once and are waited for in the same poll() as the socket.
+ * The processes of a queue are always the opener and its forked
+ * descendants (there is no open-by-name), so a liveness key in Redis would
+ * add a timer and a refresher thread and no information.
+ *
+ * Connections: a process-wide pool per endpoint, so threads never share a
+ * socket. A forked child closes the inherited sockets (pthread_atfork) and
+ * dials its own: it never writes to its parent's connection.
+ *
+ * With no endpoint, the first open in a process starts a private
+ * redis-server on a unix socket in a 0700 temporary directory; its forked
+ * children use it too. A small supervisor in a session of its own stops it
+ * and removes the directory when the starting process ends, however it
+ * ends. It is not stopped at that process's last close: the next open would
+ * pay 20-50 ms to start another.
+ *
+ * Sections: endpoints and connections - replies and waiting - private
+ * server - queue - shared values.
+ */
+#include "mech.h"
+
+#include <hiredis/hiredis.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* How long a command that does not block may take before the server counts as gone. */
+#define REDIS_IO_NS (10 * 1000000000LL)
+/* Longest server-side wait of one blocking command; we cancel sooner at our deadline. */
+#define REDIS_CHUNK_MS 1000
+#define REDIS_KEY_MAX 64
+
+/* --- Endpoints and connections ------------------------------------------ */
+
+struct rconn {
+	int fd;
+	long long id; /* CLIENT ID, for CLIENT UNBLOCK */
+	unsigned discard; /* replies still due to commands whose answer nobody waits for */
+	bool bad;         /* a command on it failed half-way: its stream is out of step */
+	redisReader *rd;
+	struct rconn *next_idle, *next_all;
+};
+
+struct rep {
+	char *spec;  /* as given, or "unix:<path>" of the private server */
+	bool unix_socket;
+	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
+	char host[256], port[16];
+	int db;
+	unsigned refs; /* handles of this process using it */
+	struct rconn *idle, *all;
+	struct rep *next;
+};
+
+/* Taken only around list changes, never across I/O, so fork handlers can take it. */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rep *endpoints;
+
+static void conn_free(struct rconn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->rd)
+		redisReaderFree(c->rd);
+	free(c);
+}
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&pool_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&pool_lock);
+}
+
+static void srv_fork_child(void);
+static void script_fork_child(void);
+static pid_t srv_owner_of(const char *spec);
+
+/* The child must not talk on its parent's sockets: close them; it dials its own. */
+static void fork_child(void)
+{
+	srv_fork_child();
+	script_fork_child();
+	for (struct rep *e = endpoints; e; e = e->next) {
+		for (struct rconn *c = e->all, *n; c; c = n) {
+			n = c->next_all;
+			conn_free(c);
+		}
+		e->all = e->idle = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+}
+
+static void fork_hooks_install(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* Parses "redis://host[:port][/db]" or "unix:/path" into e. */
+static int ep_parse(struct rep *e, const char *spec)
+{
+	const char *p;
+	if (!strncmp(spec, "unix:", 5)) {
+		p = spec + 5;
+		if (!*p || strlen(p) >= sizeof e->path)
+			return ipcq__fail(IPCQ_INVAL, EINVAL,
+			                  "redis: endpoint \"%s\": the socket path is empty or longer than %zu bytes",
+			                  spec, sizeof e->path - 1);
+		e->unix_socket = true;
+		snprintf(e->path, sizeof e->path, "%s", p);
+		return IPCQ_OK;
+	}
+	if (strncmp(spec, "redis://", 8) != 0)
+		return ipcq__fail(IPCQ_INVAL, EINVAL,
+		                  "redis: endpoint \"%s\" is neither redis://host:port/db nor unix:/path", spec);
+	p = spec + 8;
+	size_t hl = strcspn(p, ":/");
+	if (hl == 0 || hl >= sizeof e->host)
+		return ipcq__fail(IPCQ_INVAL, EINVAL, "redis: endpoint \"%s\": no host, or a host too long", spec);
+	memcpy(e->host, p, hl);
+	e->host[hl] = '\0';
+	p += hl;
+	snprintf(e->port, sizeof e->port, "6379");
+	if (*p == ':') {
+		size_t pl = strcspn(++p, "/");
+		if (pl == 0 || pl >= sizeof e->port || strspn(p, "0123456789") != pl)
+			return ipcq__fail(IPCQ_INVAL, EINVAL, "redis: endpoint \"%s\": bad port", spec);
+		memcpy(e->port, p, pl);
+		e->port[pl] = '\0';
+		p += pl;
+	}
+	if (*p == '/' && p[1]) {
+		char *end;
+		long db = strtol(p + 1, &end, 10);
+		if (*end || db < 0 || db > 1000000)
+			return ipcq__fail(IPCQ_INVAL, EINVAL, "redis: endpoint \"%s\": bad database number", spec);
+		e->db = (int)db;
+	}
+	return IPCQ_OK;
+}
+
+/* The process's entry for spec, with one more reference; NULL with the reason recorded. */
+static struct rep *ep_get(const char *spec, int *rc)
+{
+	pthread_mutex_lock(&pool_lock);
+	struct rep *e = endpoints;
+	while (e && strcmp(e->spec, spec))
+		e = e->next;
+	if (!e) {
+		e = calloc(1, sizeof *e);
+		if (!e || !(e->spec = strdup(spec))) {
+			free(e);
+			pthread_mutex_unlock(&pool_lock);
+			*rc = ipcq__sys(ENOMEM, "redis: allocating an endpoint");
+			return NULL;
+		}
+		if ((*rc = ep_parse(e, spec)) != IPCQ_OK) {
+			free(e->spec);
+			free(e);
+			pthread_mutex_unlock(&pool_lock);
+			return NULL;
+		}
+		e->next = endpoints;
+		endpoints = e;
+	}
+	e->refs++;
+	pthread_mutex_unlock(&pool_lock);
+	return e;
+}
+
+/* Drops a reference; the last one closes the endpoint's connections. */
+static void ep_put(struct rep *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&pool_lock);
+	if (--e->refs == 0) {
+		for (struct rep **pp = &endpoints; *pp; pp = &(*pp)->next)
+			if (*pp == e) {
+				*pp = e->next;
+				break;
+			}
+		for (struct rconn *c = e->all, *n; c; c = n) {
+			n = c->next_all;
+			conn_free(c);
+		}
+		free(e->spec);
+		free(e);
+	}
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* Closes a connection that failed (its state is unknown) and forgets it. */
+static void conn_drop(struct rep *e, struct rconn *c)
+{
+	pthread_mutex_lock(&pool_lock);
+	for (struct rconn **pp = &e->all; *pp; pp = &(*pp)->next_all)
+		if (*pp == c) {
+			*pp = c->next_all;
+			break;
+		}
+	pthread_mutex_unlock(&pool_lock);
+	conn_free(c);
+}
+
+/* Returns c to the pool once an operation is done with it; one out of step is closed instead. */
+static void conn_release(struct rep *e, struct rconn *c)
+{
+	if (c->bad) {
+		conn_drop(e, c);
+		return;
+	}
+	pthread_mutex_lock(&pool_lock);
+	c->next_idle = e->idle;
+	e->idle = c;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+static int lost(struct rep *e, int err, const char *what)
+{
+	return ipcq__fail(IPCQ_SYSERR, err, "redis: %s %s: %s; is the server still running?", what, e->spec,
+	                  err ? strerror(err) : "the server closed the connection");
+}
+
+/* Connects fd to e within REDIS_IO_NS; returns 0, an errno, or a (negative) getaddrinfo error. */
+static int dial(struct rep *e, int *fdp)
+{
+	int fd = -1, err = 0;
+	struct addrinfo *ai = NULL;
+	if (e->unix_socket) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		memcpy(sa.sun_path, e->path, sizeof sa.sun_path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return errno;
+		int r;
+		while ((r = connect(fd, (struct sockaddr *)&sa, sizeof sa)) < 0 && errno == EINTR)
+			;
+		if (r < 0 && errno != EISCONN) /* EISCONN: an interrupted try had connected */
+			err = errno;
+	} else {
+		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+		int g = getaddrinfo(e->host, e->port, &hints, &ai);
+		if (g != 0)
+			return g == EAI_SYSTEM ? errno : g;
+		err = ECONNREFUSED;
+		for (struct addrinfo *a = ai; a && err; a = a->ai_next) {
+			fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+			if (fd < 0) {
+				err = errno;
+				continue;
+			}
+			err = 0;
+			if (connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+				err = errno;
+				if (err == EINPROGRESS) {
+					struct pollfd p = { .fd = fd, .events = POLLOUT };
+					socklen_t sl = sizeof err;
+					int n = ipcq__poll(&p, 1, ipcq__deadline(REDIS_IO_NS));
+					err = n == 0 ? ETIMEDOUT : n < 0 ? errno : 0;
+					if (!err && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
+						err = errno;
+				}
+			}
+			if (err) {
+				close(fd);
+				fd = -1;
+			}
+		}
+		freeaddrinfo(ai);
+		if (!err) {
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		}
+	}
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	*fdp = fd;
+	return 0;
+}
+
+static int conn_send(struct rep *e, struct rconn *c, const char *buf, size_t len);
+static int conn_read(struct rep *e, struct rconn *c, ipcq_deadline dl, redisReply **out);
+
+/* Sends argv as one command; returns a status. */
+static int conn_cmd_send(struct rep *e, struct rconn *c, int argc, const char **argv, const size_t *lens)
+{
+	char *cmd = NULL;
+	int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	if (n < 0)
+		return ipcq__fail(IPCQ_SYSERR, ENOMEM, "redis: formatting %s: out of memory", argv[0]);
+	int rc = conn_send(e, c, cmd, (size_t)n);
+	redisFreeCommand(cmd);
+	return rc;
+}
+
+/* A fresh connection: CLIENT ID and SELECT answered. */
+static int conn_new(struct rep *e, struct rconn **out)
+{
+	struct rconn *c = calloc(1, sizeof *c);
+	if (!c || !(c->rd = redisReaderCreate())) {
+		free(c);
+		return ipcq__sys(ENOMEM, "redis: allocating a connection");
+	}
+	c->fd = -1;
+	int err = dial(e, &c->fd);
+	pid_t owner = err ? srv_owner_of(e->spec) : 0;
+	if (owner) {
+		conn_free(c);
+		return ipcq__fail(IPCQ_SYSERR, err < 0 ? EHOSTUNREACH : err,
+		                  "redis: the private redis-server at %s does not answer (%s): it stops when "
+		                  "process %d, which started it, ends; keep that process alive while others use "
+		                  "it, or give every process an endpoint (cfg.endpoint, $IPCQ_REDIS_ENDPOINT)",
+		                  e->spec, err < 0 ? gai_strerror(err) : strerror(err), (int)owner);
+	}
+	if (err) {
+		conn_free(c);
+		return ipcq__fail(IPCQ_SYSERR, err < 0 ? EHOSTUNREACH : err,
+		                  "redis: connecting to %s: %s; start redis-server there, or leave cfg.endpoint "
+		                  "NULL for a private one",
+		                  e->spec, err < 0 ? gai_strerror(err) : strerror(err));
+	}
+	char db[16];
+	snprintf(db, sizeof db, "%d", e->db);
+	const char *id[] = { "CLIENT", "ID" }, *sel[] = { "SELECT", db };
+	redisReply *r = NULL;
+	int rc = conn_cmd_send(e, c, 2, id, NULL);
+	if (rc == IPCQ_OK && e->db)
+		rc = conn_cmd_send(e, c, 2, sel, NULL);
+	if (rc == IPCQ_OK)
+		rc = conn_read(e, c, ipcq__deadline(REDIS_IO_NS), &r);
+	if (rc == IPCQ_OK && r->type != REDIS_REPLY_INTEGER)
+		rc = ipcq__fail(IPCQ_SYSERR, EPROTO, "redis: CLIENT ID on %s: %s (Redis 5 or later is needed)",
+		                e->spec, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+	if (rc == IPCQ_OK)
+		c->id = r->integer;
+	if (r)
+		freeReplyObject(r);
+	r = NULL;
+	if (rc == IPCQ_OK && e->db) {
+		rc = conn_read(e, c, ipcq__deadline(REDIS_IO_NS), &r);
+		if (rc == IPCQ_OK && r->type == REDIS_REPLY_ERROR)
+			rc = ipcq__fail(IPCQ_INVAL, EINVAL, "redis: SELECT %d on %s: %s", e->db, e->spec, r->str);
+		if (r)
+			freeReplyObject(r);
+	}
+	if (rc != IPCQ_OK) {
+		conn_free(c);
+		return rc;
+	}
+	pthread_mutex_lock(&pool_lock);
+	c->next_all = e->all;
+	e->all = c;
+	pthread_mutex_unlock(&pool_lock);
+	*out = c;
+	return IPCQ_OK;
+}
+
+/* An idle connection of this process, or a new one. */
+static int conn_take(struct rep *e, struct rconn **out)
+{
+	pthread_mutex_lock(&pool_lock);
+	struct rconn *c = e->idle;
+	if (c)
+		e->idle = c->next_idle;
+	pthread_mutex_unlock(&pool_lock);
+	if (c) {
+		*out = c;
+		return IPCQ_OK;
+	}
+	return conn_new(e, out);
+}
+
+/* --- Replies and waiting -------------------------------------------------- */
+
+static int conn_send(struct rep *e, struct rconn *c, const char *buf, size_t len)
+{
+	ipcq_deadline dl = ipcq__deadline(REDIS_IO_NS);
+	while (len) {
+		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			return lost(e, errno, "sending to");
+		struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+		int r = ipcq__poll(&p, 1, dl);
+		if (r < 0)
+			return ipcq__sys(errno, "redis: poll");
+		if (r == 0)
+			return lost(e, ETIMEDOUT, "sending to");
+	}
+	return IPCQ_OK;
+}
+
+/* One whole reply, if the reader holds one: 1 got, 0 not yet, -1 protocol error. */
+static int conn_parsed(struct rconn *c, redisReply **out)
+{
+	void *r = NULL;
+	if (redisReaderGetReply(c->rd, &r) != REDIS_OK)
+		return -1;
+	*out = r;
+	return r != NULL;
+}
+
+/*
+ * Reads the next reply, waiting until dl: OK with *out, EMPTY when dl passed
+ * first (a later call goes on with the same reply), SYSERR when the
+ * connection failed. Replies owed to fire-and-forget commands go first.
+ */
+static int conn_read(struct rep *e, struct rconn *c, ipcq_deadline dl, redisReply **out)
+{
+	char buf[64 * 1024];
+	for (;;) {
+		redisReply *r = NULL;
+		int got = conn_parsed(c, &r);
+		if (got < 0)
+			return ipcq__fail(IPCQ_SYSERR, EPROTO, "redis: reply from %s: %s", e->spec, c->rd->errstr);
+		if (got && c->discard) {
+			c->discard--;
+			freeReplyObject(r);
+			continue;
+		}
+		if (got) {
+			*out = r;
+			return IPCQ_OK;
+		}
+		ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+		if (n > 0) {
+			if (redisReaderFeed(c->rd, buf, (size_t)n) != REDIS_OK)
+				return ipcq__fail(IPCQ_SYSERR, EPROTO, "redis: reply from %s: %s", e->spec, c->rd->errstr);
+			continue;
+		}
+		if (n == 0)
+			return lost(e, 0, "reading from");
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return lost(e, errno, "reading from");
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		int k = ipcq__poll(&p, 1, dl);
+		if (k < 0)
+			return ipcq__sys(errno, "redis: poll");
+		if (k == 0)
+			return IPCQ_EMPTY;
+	}
+}
+
+/* Turns an error reply into SYSERR naming the command; frees nothing. */
+static int reply_error(struct rep *e, const char *what, const redisReply *r)
+{
+	return ipcq__fail(IPCQ_SYSERR, EPROTO, "redis: %s on %s: %.*s", what, e->spec,
+	                  r->type == REDIS_REPLY_ERROR ? (int)r->len : 16,
+	                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+}
+
+/* Sends one command and waits REDIS_IO_NS for its reply. */
+static int conn_call(struct rep *e, struct rconn *c, int argc, const char **argv, const size_t *lens,
+                     redisReply **out)
+{
+	int rc = conn_cmd_send(e, c, argc, argv, lens);
+	if (rc == IPCQ_OK)
+		rc = conn_read(e, c, ipcq__deadline(REDIS_IO_NS), out);
+	if (rc == IPCQ_EMPTY)
+		rc = lost(e, ETIMEDOUT, "waiting for a reply from");
+	c->bad |= rc != IPCQ_OK;
+	return rc;
+}
+
+/* A script, by its SHA1 once the server knows it; EVAL the first time and after a restart. */
+struct script {
+	const char *name, *lua;
+	char sha[41];      /* from the first successful SCRIPT LOAD; the same on every server */
+	atomic_bool known; /* sha is whole */
+};
+
+static pthread_mutex_t sha_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Held by a thread the fork left behind, it would stay locked: what it guards is whole either way. */
+static void script_fork_child(void)
+{
+	pthread_mutex_init(&sha_lock, NULL);
+}
+
+static int conn_script(struct rep *e, struct rconn *c, struct script *s, int nkeys, const char **keys,
+                       int nargs, const char **args, const size_t *arglens, redisReply **out)
+{
+	enum { MAXV = 12 };
+	const char *argv[MAXV];
+	size_t lens[MAXV];
+	char nk[8];
+	snprintf(nk, sizeof nk, "%d", nkeys);
+	if (!atomic_load_explicit(&s->known, memory_order_acquire)) {
+		const char *load[] = { "SCRIPT", "LOAD", s->lua };
+		redisReply *r = NULL;
+		int rc = conn_call(e, c, 3, load, NULL, &r);
+		if (rc != IPCQ_OK)
+			return rc;
+		if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+			rc = reply_error(e, "SCRIPT LOAD", r);
+			freeReplyObject(r);
+			return rc;
+		}
+		pthread_mutex_lock(&sha_lock);
+		if (!atomic_load_explicit(&s->known, memory_order_relaxed)) {
+			memcpy(s->sha, r->str, 40);
+			atomic_store_explicit(&s->known, true, memory_order_release);
+		}
+		pthread_mutex_unlock(&sha_lock);
+		freeReplyObject(r);
+	}
+	for (int attempt = 0;; attempt++) {
+		int n = 0;
+		argv[n] = attempt ? "EVAL" : "EVALSHA";
+		lens[n++] = strlen(argv[0]);
+		argv[n] = attempt ? s->lua : s->sha;
+		lens[n++] = strlen(argv[1]);
+		argv[n] = nk;
+		lens[n++] = strlen(nk);
+		for (int i = 0; i < nkeys; i++, n++) {
+			argv[n] = keys[i];
+			lens[n] = strlen(keys[i]);
+		}
+		for (int i = 0; i < nargs; i++, n++) {
+			argv[n] = args[i];
+			lens[n] = arglens ? arglens[i] : strlen(args[i]);
+		}
+		redisReply *r = NULL;
+		int rc = conn_call(e, c, n, argv, lens, &r);
+		if (rc != IPCQ_OK)
+			return rc;
+		if (r->type == REDIS_REPLY_ERROR && !attempt && !strncmp(r->str, "NOSCRIPT", 8)) {
+			freeReplyObject(r);
+			continue;
+		}
+		if (r->type == REDIS_REPLY_ERROR) {
+			rc = reply_error(e, s->name, r);
+			freeReplyObject(r);
+			return rc;
+		}
+		*out = r;
+		return IPCQ_OK;
+	}
+}
+
+/*
+ * Ends a blocking command of c now: CLIENT UNBLOCK from another connection.
+ * It answers 0 when c is not blocked: its reply is on the way, or the
+ * command has not reached the server yet; look for the reply, and ask again.
+ */
+static int conn_unblock(struct rep *e, struct rconn *c, redisReply **out)
+{
+	char id[24];
+	snprintf(id, sizeof id, "%lld", c->id);
+	const char *argv[] = { "CLIENT", "UNBLOCK", id };
+	int64_t end = ipcq__now_ns() + REDIS_IO_NS;
+	for (;;) {
+		struct rconn *o;
+		redisReply *r = NULL;
+		int rc = conn_take(e, &o);
+		if (rc != IPCQ_OK)
+			return rc;
+		rc = conn_call(e, o, 3, argv, NULL, &r);
+		conn_release(e, o);
+		if (rc != IPCQ_OK)
+			return rc;
+		bool was_blocked = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+		freeReplyObject(r);
+		ipcq_deadline dl = was_blocked ? ipcq__deadline(REDIS_IO_NS) : ipcq__deadline(1000000);
+		rc = conn_read(e, c, dl, out);
+		if (rc != IPCQ_EMPTY)
+			return rc;
+		if (was_blocked || ipcq__now_ns() > end)
+			return lost(e, ETIMEDOUT, "waiting for an unblocked reply from");
+	}
+}
+
+/* Why a blocking command ended. */
+enum { WAIT_REPLY, WAIT_DEADLINE, WAIT_WATCH };
+
+/*
+ * Runs a blocking command (its last argument, the server-side timeout, is
+ * filled in here) until its reply, dl, or watch_fd (a lifeline, or -1)
+ * hanging up; the command is cancelled in the last two cases, and *out is
+ * the reply it gave either way (nil when it timed out or was cancelled).
+ */
+static int conn_block_once(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
+                           int watch_fd, redisReply **out, int *why);
+
+static int conn_block(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
+                      int watch_fd, redisReply **out, int *why)
+{
+	int rc = conn_block_once(e, c, argc, argv, dl, watch_fd, out, why);
+	c->bad |= rc != IPCQ_OK;
+	return rc;
+}
+
+static int conn_block_once(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
+                           int watch_fd, redisReply **out, int *why)
+{
+	int64_t left = ipcq__remaining_ns(dl);
+	int64_t ms = left < 0 ? REDIS_CHUNK_MS : (left + 999999) / 1000000;
+	if (ms > REDIS_CHUNK_MS)
+		ms = REDIS_CHUNK_MS;
+	if (ms < 1)
+		ms = 1; /* 0 would mean forever */
+	char secs[32];
+	snprintf(secs, sizeof secs, "%" PRId64 ".%03" PRId64, ms / 1000, ms % 1000);
+	argv[argc - 1] = secs;
+	int rc = conn_cmd_send(e, c, argc, argv, NULL);
+	if (rc != IPCQ_OK)
+		return rc;
+	*why = WAIT_REPLY;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = watch_fd, .events = 0 } };
+		int n = ipcq__poll(p, watch_fd >= 0 ? 2 : 1, dl);
+		if (n < 0)
+			return ipcq__sys(errno, "redis: poll");
+		if (n > 0 && p[0].revents) {
+			/* Data, or the socket failed: conn_read tells which. A reply begun is read whole. */
+			rc = conn_read(e, c, IPCQ__NOW, out);
+			if (rc != IPCQ_EMPTY)
+				return rc;
+			if (ipcq__remaining_ns(dl) != 0)
+				continue;
+		} else if (n > 0 && (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))) {
+			*why = WAIT_WATCH;
+			return conn_unblock(e, c, out);
+		}
+		if (n == 0 || ipcq__remaining_ns(dl) == 0) {
+			*why = WAIT_DEADLINE;
+			return conn_unblock(e, c, out);
+		}
+	}
+}
+
+/* --- Private server --------------------------------------------------------- */
+
+/* The private server of this process (or of the parent it was forked from). */
+static struct {
+	pthread_mutex_t lock;
+	bool up;
+	pid_t owner; /* the process that started it: the server ends with it */
+	char dir[64];
+	char spec[128];
+} srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The process that started the private server at spec, or 0 when spec is not it. */
+static pid_t srv_owner_of(const char *spec)
+{
+	pthread_mutex_lock(&srv.lock);
+	pid_t pid = srv.up && !strcmp(spec, srv.spec) ? srv.owner : 0;
+	pthread_mutex_unlock(&srv.lock);
+	return pid;
+}
+
+/*
+ * A fork while another thread starts the server leaves the lock held for
+ * good in the child; unlocked, the child at worst starts a server of its own.
+ * (srv_start's own forks pass here too: those children exec or exit.)
+ */
+static void srv_fork_child(void)
+{
+	pthread_mutex_init(&srv.lock, NULL);
+}
+
+/* The path of redis-server in PATH, or false. */
+static bool srv_find(char *out, size_t cap)
+{
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		if (n && (size_t)snprintf(out, cap, "%.*s/redis-server", (int)n, path) < cap &&
+		    access(out, X_OK) == 0)
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+/*
+ * The supervisor: a forked copy of the caller (single-threaded, so only
+ * async-signal-safe calls) in a session of its own, so terminal signals
+ * and a process-group kill aimed at the caller's group spare it (the
+ * caller's group is left as the caller made it). It stops the server once
+ * the starting process has ended (its pidfd, fd 3, turns readable; where
+ * pidfd_open is missing, as under valgrind, fd 3 is closed and the pid is
+ * looked at every 100 ms instead), or
+ * reports on fd 4 why the server ended early; then removes the directory.
+ * It holds no descriptor of the caller's, so nothing of the caller's
+ * (pipes, lifelines) is kept open by it.
+ */
+/* Whether process pid has ended (gone, or a zombie), with async-signal-safe calls only. */
+static bool srv_owner_ended(pid_t pid)
+{
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	char path[40], buf[64];
+	int n = snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	(void)n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	ssize_t got = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (got <= 0)
+		return true;
+	buf[got] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+static void srv_supervise(const char *exe, char *const argv[], const char *sock, const char *log,
+                          const char *dir, int null_fd, pid_t owner, bool have_pidfd)
+{
+	signal(SIGPIPE, SIG_IGN);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(null_fd, 0);
+		dup2(null_fd, 1);
+		dup2(null_fd, 2);
+		close(3);
+		close(4);
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* our parent is single-threaded: this is exact */
+		signal(SIGPIPE, SIG_DFL);
+		extern char **environ;
+		execve(exe, argv, environ);
+		_exit(127);
+	}
+	int status = 0;
+	bool ended = false;
+	if (pid > 0) {
+		for (;;) {
+			struct pollfd p = { .fd = have_pidfd ? 3 : -1, .events = POLLIN };
+			int n = poll(&p, 1, 100);
+			if (!have_pidfd && srv_owner_ended(owner))
+				n = 1;
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				ended = true;
+				break;
+			}
+			if (n > 0)
+				break;
+		}
+	}
+	if (pid > 0 && !ended) {
+		kill(pid, SIGTERM);
+		waitpid(pid, &status, 0);
+	} else {
+		/* Ended by itself: the tail of its log says why, for the opener waiting on fd 4. */
+		char buf[400];
+		int fd = open(log, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
+		if (n > 0)
+			(void)!write(4, buf, (size_t)n);
+		else
+			(void)!write(4, "redis-server could not be run", 29);
+		if (fd >= 0)
+			close(fd);
+	}
+	unlink(sock);
+	unlink(log);
+	rmdir(dir);
+	_exit(0);
+}
+
+/* Starts the private server; srv.lock held. */
+static int srv_start(void)
+{
+	char exe[512];
+	if (!srv_find(exe, sizeof exe))
+		return ipcq__fail(IPCQ_UNSUPPORTED, ENOENT,
+		                  "redis: no endpoint given and redis-server is not installed: "
+		                  "apt-get install redis-server, or set cfg.endpoint to redis://host:port/db");
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp || strlen(tmp) > 20)
+		tmp = "/tmp";
+	snprintf(srv.dir, sizeof srv.dir, "%s/ipcq-redis-XXXXXX", tmp);
+	if (!mkdtemp(srv.dir))
+		return ipcq__sys(errno, "redis: mkdtemp %s for the private server's socket", srv.dir);
+	char sock[96], log[96];
+	snprintf(sock, sizeof sock, "%s/sock", srv.dir);
+	snprintf(log, sizeof log, "%s/log", srv.dir);
+	char *const argv[] = { "redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+		               "--save", "", "--appendonly", "no", "--dir", srv.dir, "--logfile", log,
+		               "--daemonize", "no", "--bind", "127.0.0.1", "--protected-mode", "yes", NULL };
+	int rep[2] = { -1, -1 };
+	bool supervised = false;
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int rc = IPCQ_OK;
+	if (null_fd < 0 || pipe2(rep, O_CLOEXEC) < 0) {
+		rc = ipcq__sys(errno, "redis: a pipe for the private server");
+		goto out;
+	}
+	pid_t mid = fork();
+	if (mid == 0) {
+		/* The middle process: orphans the supervisor so it is never the caller's child. */
+		pid_t owner = getppid();
+		int pidfd = (int)syscall(SYS_pidfd_open, owner, 0);
+		/* Lift the three out of 3..5 first, so placing one never overwrites another. */
+		int a = fcntl(pidfd >= 0 ? pidfd : null_fd, F_DUPFD, 10), b = fcntl(rep[1], F_DUPFD, 10),
+		    n = fcntl(null_fd, F_DUPFD, 10);
+		if (setsid() < 0 || a < 0 || b < 0 || n < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(n, 5) < 0)
+			_exit(1);
+		if (syscall(SYS_close_range, 6, ~0U, 0) < 0)
+			for (int fd = 6; fd < 65536; fd++)
+				close(fd);
+		pid_t s = fork();
+		if (s == 0)
+			srv_supervise(exe, argv, sock, log, srv.dir, 5, owner, pidfd >= 0);
+		_exit(s > 0 ? 0 : 1);
+	}
+	if (mid < 0) {
+		rc = ipcq__sys(errno, "redis: fork for the private server");
+		goto out;
+	}
+	int st = 0; /* stays 0 if SIGCHLD is ignored (ECHILD): then the supervisor's report decides */
+	while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+		;
+	close(rep[1]);
+	rep[1] = -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		rc = ipcq__fail(IPCQ_SYSERR, ECHILD, "redis: setsid or fork for the private server's supervisor failed");
+		goto out;
+	}
+	supervised = true;
+	snprintf(srv.spec, sizeof srv.spec, "unix:%s", sock);
+	/* Up once it answers; the supervisor's report pipe closes if it ended instead. */
+	int64_t end = ipcq__now_ns() + REDIS_IO_NS;
+	struct rep probe = { .unix_socket = true };
+	snprintf(probe.path, sizeof probe.path, "%s", sock);
+	for (;;) {
+		int fd;
+		if (dial(&probe, &fd) == 0) {
+			close(fd);
+			srv.up = true;
+			srv.owner = getpid();
+			break;
+		}
+		struct pollfd p = { .fd = rep[0], .events = POLLIN };
+		if (poll(&p, 1, 2) > 0 || ipcq__now_ns() > end) {
+			char why[401] = "";
+			ssize_t n = p.revents ? read(rep[0], why, sizeof why - 1) : 0;
+			why[n > 0 ? n : 0] = '\0';
+			for (char *s = why; *s; s++)
+				if (*s == '\n')
+					*s = ' ';
+			rc = ipcq__fail(IPCQ_SYSERR, ECONNREFUSED, "redis: the private redis-server (%s) did not start: %s",
+			                exe, *why ? why : "it did not answer within 10 s");
+			break;
+		}
+	}
+out:
+	if (!supervised)
+		rmdir(srv.dir); /* else the supervisor removes it */
+	for (int i = 0; i < 2; i++)
+		if (rep[i] >= 0)
+			close(rep[i]);
+	if (null_fd >= 0)
+		close(null_fd);
+	return rc;
+}
+
+/*
+ * The endpoint a handle uses: cfg's, else $IPCQ_REDIS_ENDPOINT (so programs
+ * that pass no endpoint, the harness included, can be pointed at a server),
+ * else the private server, started on first use.
+ */
+static struct rep *endpoint_open(const ipcq_config *cfg, int *rc)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, fork_hooks_install); /* before any lock a fork could catch held */
+	const char *env = getenv("IPCQ_REDIS_ENDPOINT");
+	if (cfg->endpoint)
+		return ep_get(cfg->endpoint, rc);
+	if (env && *env)
+		return ep_get(env, rc);
+	pthread_mutex_lock(&srv.lock);
+	*rc = srv.up ? IPCQ_OK : srv_start();
+	char spec[sizeof srv.spec];
+	snprintf(spec, sizeof spec, "%s", srv.spec);
+	pthread_mutex_unlock(&srv.lock);
+	return *rc == IPCQ_OK ? ep_get(spec, rc) : NULL;
+}
+
+/* A random key prefix, unguessable and unique per queue or table. */
+static int key_prefix(char *out, size_t cap)
+{
+	uint64_t r[2];
+	ssize_t got;
+	do
+		got = getrandom(r, sizeof r, 0);
+	while (got < 0 && errno == EINTR);
+	if (got != (ssize_t)sizeof r)
+		return ipcq__sys(got < 0 ? errno : EIO, "redis: getrandom for a key name");
+	snprintf(out, cap, "ipcq:%016" PRIx64 "%016" PRIx64, r[0], r[1]);
+	return IPCQ_OK;
+}
+
+/* Runs a command with no interesting reply on a pooled connection (cleanup). */
+static int ep_simple(struct rep *e, int argc, const char **argv)
+{
+	struct rconn *c;
+	redisReply *r = NULL;
+	int rc = conn_take(e, &c);
+	if (rc != IPCQ_OK)
+		return rc;
+	rc = conn_call(e, c, argc, argv, NULL, &r);
+	conn_release(e, c);
+	if (rc != IPCQ_OK)
+		return rc;
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = reply_error(e, argv[0], r);
+	freeReplyObject(r);
+	return rc;
+}
+
+/* --- Queue ---------------------------------------------------------------- */
+
+struct redis {
+	struct rep *ep;
+	char list[REDIS_KEY_MAX], room[REDIS_KEY_MAX];
+	size_t capacity, max_msg;
+	char cap_arg[24];
+	struct ipcq__life life;
+	bool have_life;
+};
+
+/* KEYS list, room; ARGV msg, capacity. 1 queued; 0 full (stale room tokens dropped first). */
+static struct script s_put = { .name = "put script", .lua = "if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then "
+                                             "redis.call('DEL', KEYS[2]) return 0 end "
+                                             "redis.call('RPUSH', KEYS[1], ARGV[1]) return 1" };
+
+/*
+ * The room token rule, after any pop: at most one token per free slot, so a
+ * freed slot wakes one waiting putter and idle queues hold a bounded list.
+ */
+#define REDIS_ROOM_LUA                                                                          \
+	"local free = tonumber(ARGV[2]) - redis.call('LLEN', KEYS[1]) "                          \
+	"if redis.call('LLEN', KEYS[2]) < free then redis.call('RPUSH', KEYS[2], '') end "
+
+/* KEYS list, room; ARGV buffer size, capacity. nil empty; integer = size that did not fit; {msg}. */
+static struct script s_get = { .name = "get script", .lua = "local v = redis.call('LINDEX', KEYS[1], 0) "
+                                             "if not v then return nil end "
+                                             "if #v > tonumber(ARGV[1]) then return #v end "
+                                             "redis.call('LPOP', KEYS[1]) " REDIS_ROOM_LUA "return {v}" };
+
+/* KEYS list, room; ARGV unused, capacity: a room token after a BLPOP. */
+static struct script s_room = { .name = "room script", .lua = REDIS_ROOM_LUA "return 1" };
+
+static int redis_op_begin(struct redis *q, struct rconn **c)
+{
+	return conn_take(q->ep, c);
+}
+
+/* Returns c to the pool (or closes it, if a command failed half-way) and passes rc on. */
+static int redis_op_end(struct redis *q, struct rconn *c, int rc)
+{
+	conn_release(q->ep, c);
+	return rc;
+}
+
+static void redis_close(void *st)
+{
+	struct redis *q = st;
+	if (q->have_life) {
+		/* The last process to let go deletes the keys. */
+		ipcq__life_release(&q->life, IPCQ_PRODUCER | IPCQ_CONSUMER);
+		if (q->ep && ipcq__life_gone(&q->life, IPCQ_PRODUCER) && ipcq__life_gone(&q->life, IPCQ_CONSUMER)) {
+			const char *del[] = { "DEL", q->list, q->room };
+			(void)ep_simple(q->ep, 3, del);
+		}
+		ipcq__life_close(&q->life);
+		q->have_life = false;
+	}
+	ep_put(q->ep);
+	q->ep = NULL;
+}
+
+static int redis_open(void *st, const ipcq_config *cfg)
+{
+	struct redis *q = st;
+	char prefix[48];
+	int rc = key_prefix(prefix, sizeof prefix);
+	if (rc != IPCQ_OK)
+		return rc;
+	snprintf(q->list, sizeof q->list, "%s:q", prefix);
+	snprintf(q->room, sizeof q->room, "%s:r", prefix);
+	q->capacity = cfg->capacity;
+	q->max_msg = cfg->max_msg;
+	snprintf(q->cap_arg, sizeof q->cap_arg, "%zu", cfg->capacity);
+	if (cfg->max_msg > 512u * 1024 * 1024)
+		return ipcq__fail(IPCQ_LIMIT, EMSGSIZE,
+		                  "redis: max_msg %zu exceeds Redis's largest string (proto-max-bulk-len, 512 MiB "
+		                  "by default); use a smaller max_msg",
+		                  cfg->max_msg);
+	if ((q->ep = endpoint_open(cfg, &rc)) == NULL)
+		return rc;
+	if ((rc = ipcq__life_open(&q->life)) != IPCQ_OK)
+		return rc;
+	q->have_life = true;
+	/* Reach the server now, so a bad endpoint fails the open, not the first put. */
+	struct rconn *c;
+	if ((rc = redis_op_begin(q, &c)) != IPCQ_OK)
+		return rc;
+	return redis_op_end(q, c, IPCQ_OK);
+}
+
+static int redis_broken(void)
+{
+	return ipcq__fail(IPCQ_BROKEN, EPIPE, "redis: put: no consumer is left (every process released, closed or died)");
+}
+
+static int redis_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
+{
+	struct redis *q = st;
+	if (ipcq__life_gone(&q->life, IPCQ_CONSUMER))
+		return redis_broken();
+	struct rconn *c;
+	int rc = redis_op_begin(q, &c);
+	if (rc != IPCQ_OK)
+		return rc;
+	const char *keys[] = { q->list, q->room };
+	const char *args[] = { len ? msg : "", q->cap_arg };
+	size_t lens[] = { len, strlen(q->cap_arg) };
+	for (;;) {
+		redisReply *r = NULL;
+		rc = conn_script(q->ep, c, &s_put, 2, keys, 2, args, lens, &r);
+		if (rc != IPCQ_OK)
+			break;
+		bool queued = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+		freeReplyObject(r);
+		if (queued || dl == IPCQ__NOW || ipcq__remaining_ns(dl) == 0) {
+			rc = queued ? IPCQ_OK : IPCQ_FULL;
+			break;
+		}
+		/* Full: sleep on the room list until a get frees a slot, dl, or the last consumer goes. */
+		const char *argv[] = { "BLPOP", q->room, NULL };
+		int why;
+		rc = conn_block(q->ep, c, 3, argv, dl, ipcq__life_fd(&q->life, IPCQ_CONSUMER), &r, &why);
+		if (rc != IPCQ_OK)
+			break;
+		freeReplyObject(r);
+		if (why == WAIT_WATCH) {
+			rc = redis_broken();
+			break;
+		}
+	}
+	return redis_op_end(q, c, rc);
+}
+
+static int redis_toobig(size_t need, size_t cap)
+{
+	return ipcq__fail(IPCQ_TOOBIG, 0, "redis: get: message of %zu bytes does not fit the buffer of %zu bytes; it stays queued",
+	                  need, cap);
+}
+
+/* Copies a popped message out; it fits (checked by whoever popped it). */
+static int redis_deliver(const redisReply *v, void *buf, size_t *len)
+{
+	*len = v->len;
+	if (v->len)
+		memcpy(buf, v->str, v->len);
+	return IPCQ_OK;
+}
+
+/* One non-blocking get through the script: OK, TOOBIG or EMPTY. */
+static int redis_try_get(struct redis *q, struct rconn *c, void *buf, size_t cap, size_t *len)
+{
+	char cap_s[24];
+	snprintf(cap_s, sizeof cap_s, "%zu", cap);
+	const char *keys[] = { q->list, q->room };
+	const char *args[] = { cap_s, q->cap_arg };
+	redisReply *r = NULL;
+	int rc = conn_script(q->ep, c, &s_get, 2, keys, 2, args, NULL, &r);
+	if (rc != IPCQ_OK)
+		return rc;
+	if (r->type == REDIS_REPLY_NIL) {
+		rc = IPCQ_EMPTY;
+	} else if (r->type == REDIS_REPLY_INTEGER) {
+		*len = (size_t)r->integer;
+		rc = redis_toobig(*len, cap);
+	} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_STRING &&
+	           r->element[0]->len <= cap) {
+		rc = redis_deliver(r->element[0], buf, len);
+	} else {
+		rc = reply_error(q->ep, "get script", r);
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+/* After a BLPOP took a message, the room token its pop owes, sent without waiting for the answer. */
+static int redis_room_async(struct redis *q, struct rconn *c)
+{
+	const char *keys[] = { q->list, q->room };
+	const char *argv[] = { "EVALSHA", s_room.sha, "2", keys[0], keys[1], "", q->cap_arg };
+	if (!atomic_load_explicit(&s_room.known, memory_order_acquire)) {
+		redisReply *r = NULL;
+		int rc = conn_script(q->ep, c, &s_room, 2, keys, 2, argv + 5, NULL, &r);
+		if (r)
+			freeReplyObject(r);
+		return rc;
+	}
+	int rc = conn_cmd_send(q->ep, c, 7, argv, NULL);
+	if (rc == IPCQ_OK)
+		c->discard++;
+	c->bad |= rc != IPCQ_OK;
+	return rc;
+}
+
+/* Waits until dl for a message to be there (or the producers to go), taking nothing. */
+static int redis_wait_ready(struct redis *q, struct rconn *c, ipcq_deadline dl, bool *ready)
+{
+	const char *argv[] = { "BLMOVE", q->list, q->list, "LEFT", "LEFT", NULL };
+	redisReply *r = NULL;
+	int why;
+	int rc = conn_block(q->ep, c, 6, argv, dl, ipcq__life_fd(&q->life, IPCQ_PRODUCER), &r, &why);
+	if (rc != IPCQ_OK)
+		return rc;
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = reply_error(q->ep, "BLMOVE (Redis 6.2 or later is needed)", r);
+	*ready = r->type == REDIS_REPLY_STRING;
+	freeReplyObject(r);
+	return rc;
+}
+
+static int redis_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl)
+{
+	struct redis *q = st;
+	struct rconn *c;
+	int rc = redis_op_begin(q, &c);
+	if (rc != IPCQ_OK)
+		return rc;
+	for (;;) {
+		bool gone = ipcq__life_gone(&q->life, IPCQ_PRODUCER);
+		if (!gone && cap >= q->max_msg && dl != IPCQ__NOW && ipcq__remaining_ns(dl) != 0) {
+			/* Any message fits: BLPOP takes it in one round trip, or sleeps until one comes. */
+			const char *argv[] = { "BLPOP", q->list, NULL };
+			redisReply *r = NULL;
+			int why;
+			rc = conn_block(q->ep, c, 3, argv, dl, ipcq__life_fd(&q->life, IPCQ_PRODUCER), &r, &why);
+			if (rc != IPCQ_OK)
+				break;
+			bool got = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+			           r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len <= cap;
+			if (!got && r->type != REDIS_REPLY_NIL)
+				rc = reply_error(q->ep, "BLPOP", r);
+			else if (got)
+				rc = redis_deliver(r->element[1], buf, len);
+			freeReplyObject(r);
+			if (rc != IPCQ_OK)
+				break;
+			if (got) {
+				rc = redis_room_async(q, c);
+				break;
+			}
+			continue;
+		}
+		rc = redis_try_get(q, c, buf, cap, len);
+		if (rc != IPCQ_EMPTY)
+			break;
+		/* Gone was seen before this look, and no put can start after it: nothing more comes. */
+		if (gone) {
+			rc = IPCQ_EOF;
+			break;
+		}
+		if (dl == IPCQ__NOW || ipcq__remaining_ns(dl) == 0)
+			break;
+		bool ready;
+		if ((rc = redis_wait_ready(q, c, dl, &ready)) != IPCQ_OK)
+			break;
+	}
+	return redis_op_end(q, c, rc);
+}
+
+static int redis_llen(struct redis *q, struct rconn *c, size_t *n)
+{
+	const char *argv[] = { "LLEN", q->list };
+	redisReply *r = NULL;
+	int rc = conn_call(q->ep, c, 2, argv, NULL, &r);
+	if (rc != IPCQ_OK)
+		return rc;
+	if (r->type == REDIS_REPLY_INTEGER)
+		*n = (size_t)r->integer;
+	else
+		rc = reply_error(q->ep, "LLEN", r);
+	freeReplyObject(r);
+	return rc;
+}
+
+static int redis_poll(void *st, ipcq_deadline dl)
+{
+	struct redis *q = st;
+	struct rconn *c;
+	int rc = redis_op_begin(q, &c);
+	if (rc != IPCQ_OK)
+		return rc;
+	for (;;) {
+		bool gone = ipcq__life_gone(&q->life, IPCQ_PRODUCER);
+		size_t n = 0;
+		if ((rc = redis_llen(q, c, &n)) != IPCQ_OK)
+			break;
+		if (n) {
+			rc = IPCQ_OK;
+			break;
+		}
+		if (gone) {
+			rc = IPCQ_EOF;
+			break;
+		}
+		rc = IPCQ_EMPTY;
+		if (dl == IPCQ__NOW || ipcq__remaining_ns(dl) == 0)
+			break;
+		bool ready = false;
+		if ((rc = redis_wait_ready(q, c, dl, &ready)) != IPCQ_OK)
+			break;
+		if (ready)
+			break;
+	}
+	return redis_op_end(q, c, rc);
+}
+
+static int redis_qsize(void *st, size_t *n)
+{
+	struct redis *q = st;
+	struct rconn *c;
+	int rc = redis_op_begin(q, &c);
+	if (rc != IPCQ_OK)
+		return rc;
+	return redis_op_end(q, c, redis_llen(q, c, n));
+}
+
+static int redis_release(void *st, unsigned roles)
+{
+	struct redis *q = st;
+	ipcq__life_release(&q->life, roles);
+	return IPCQ_OK;
+}
+
+/* --- Shared values ---------------------------------------------------------- */
+
+/*
+ * Two hashes per table: int64 values (every 8-byte value) as decimal text in
+ * KEYS[1], so HINCRBY does exact 64-bit arithmetic (Lua numbers are doubles),
+ * and other values as bytes in KEYS[2]. A key lives in at most one of them.
+ */
+struct redis_shared {
+	struct rep *ep;
+	char ints[REDIS_KEY_MAX], bytes[REDIS_KEY_MAX];
+	size_t capacity, max_msg;
+	char cap_arg[24];
+	struct ipcq__life life; /* its producer lifeline: held by every process holding the table */
+	bool have_life;
+};
+
+#define REDIS_NEWKEY_FULL_LUA                                                                   \
+	"local function full(f) return redis.call('HEXISTS', KEYS[1], f) == 0 and "             \
+	"redis.call('HEXISTS', KEYS[2], f) == 0 and "                                           \
+	"redis.call('HLEN', KEYS[1]) + redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[#ARGV]) end "
+
+/* ARGV key, 'i' or 'b', value, capacity. 1 stored; 0 table full. */
+static struct script s_sset = { .name = "shared set script", .lua =
+	                        REDIS_NEWKEY_FULL_LUA "if full(ARGV[1]) then return 0 end "
+	                        "local to, other = KEYS[2], KEYS[1] "
+	                        "if ARGV[2] == 'i' then to, other = KEYS[1], KEYS[2] end "
+	                        "redis.call('HDEL', other, ARGV[1]) redis.call('HSET', to, ARGV[1], ARGV[3]) return 1" };
+
+/* ARGV key. nil; {'i', decimal}; {'b', bytes}. */
+static struct script s_sget = { .name = "shared get script", .lua =
+	                        "local v = redis.call('HGET', KEYS[1], ARGV[1]) if v then return {'i', v} end "
+	                        "v = redis.call('HGET', KEYS[2], ARGV[1]) if v then return {'b', v} end return nil" };
+
+/*
+ * ARGV key, delta, wrap1, wrap2, wrap3, capacity. {'i', new decimal}; -1 not
+ * an int64; -2 table full. HINCRBY refuses to overflow; an atomic add (and
+ * shmmgr) wraps, so on refusal the three in-range steps the caller computed
+ * add delta modulo 2^64 instead.
+ */
+static struct script s_sadd = { .name = "shared add script", .lua =
+	                        REDIS_NEWKEY_FULL_LUA "if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return -1 end "
+	                        "if full(ARGV[1]) then return -2 end "
+	                        "if not pcall(redis.call, 'HINCRBY', KEYS[1], ARGV[1], ARGV[2]) then "
+	                        "for i = 3, 5 do redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[i]) end end "
+	                        "return {'i', redis.call('HGET', KEYS[1], ARGV[1])}" };
+
+/* ARGV key, expected decimal, desired decimal, capacity. 1 swapped; 0 not; -1 not an int64; -2 full. */
+static struct script s_scas = { .name = "shared cas script", .lua =
+	                        REDIS_NEWKEY_FULL_LUA "if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return -1 end "
+	                        "local cur = redis.call('HGET', KEYS[1], ARGV[1]) "
+	                        "if (cur or '0') ~= ARGV[2] then return 0 end "
+	                        "if not cur and full(ARGV[1]) then return -2 end "
+	                        "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1" };
+
+static void redis_shared_close(void *st)
+{
+	struct redis_shared *s = st;
+	if (s->have_life) {
+		ipcq__life_release(&s->life, IPCQ_PRODUCER | IPCQ_CONSUMER);
+		if (s->ep && ipcq__life_gone(&s->life, IPCQ_PRODUCER)) {
+			const char *del[] = { "DEL", s->ints, s->bytes };
+			(void)ep_simple(s->ep, 3, del);
+		}
+		ipcq__life_close(&s->life);
+		s->have_life = false;
+	}
+	ep_put(s->ep);
+	s->ep = NULL;
+}
+
+static int redis_shared_open(void *st, const ipcq_config *cfg)
+{
+	struct redis_shared *s = st;
+	char prefix[48];
+	int rc = key_prefix(prefix, sizeof prefix);
+	if (rc != IPCQ_OK)
+		return rc;
+	snprintf(s->ints, sizeof s->ints, "%s:i", prefix);
+	snprintf(s->bytes, sizeof s->bytes, "%s:b", prefix);
+	s->capacity = cfg->capacity;
+	s->max_msg = cfg->max_msg;
+	snprintf(s->cap_arg, sizeof s->cap_arg, "%zu", cfg->capacity);
+	if ((s->ep = endpoint_open(cfg, &rc)) == NULL)
+		return rc;
+	if ((rc = ipcq__life_open(&s->life)) != IPCQ_OK)
+		return rc;
+	s->have_life = true;
+	ipcq__life_release(&s->life, IPCQ_CONSUMER);
+	struct rconn *c;
+	if ((rc = conn_take(s->ep, &c)) != IPCQ_OK)
+		return rc;
+	conn_release(s->ep, c);
+	return IPCQ_OK;
+}
+
+/* Runs a table script on a pooled connection. */
+static int redis_shared_run(struct redis_shared *s, struct script *sc, int nargs, const char **args,
+                            const size_t *lens, redisReply **out)
+{
+	struct rconn *c;
+	int rc = conn_take(s->ep, &c);
+	if (rc != IPCQ_OK)
+		return rc;
+	const char *keys[] = { s->ints, s->bytes };
+	rc = conn_script(s->ep, c, sc, 2, keys, nargs, args, lens, out);
+	conn_release(s->ep, c);
+	return rc;
+}
+
+static int redis_shared_full(const struct redis_shared *s, const char *call, const char *key)
+{
+	return ipcq__fail(IPCQ_LIMIT, ENOSPC,
+	                  "redis: %s \"%s\": the table holds its capacity of %zu keys; open it with a larger "
+	                  "cfg.capacity (the number of keys)",
+	                  call, key, s->capacity);
+}
+
+static int redis_shared_notint(const char *call, const char *key)
+{
+	return ipcq__fail(IPCQ_INVAL, EINVAL, "redis: %s \"%s\": the key holds a value that is not 8 bytes (an int64)",
+	                  call, key);
+}
+
+static int redis_shared_set(void *st, const char *key, const void *val, size_t len)
+{
+	struct redis_shared *s = st;
+	char dec[24];
+	const char *kind = "b";
+	if (len == 8) {
+		int64_t v;
+		memcpy(&v, val, 8);
+		snprintf(dec, sizeof dec, "%" PRId64, v);
+		kind = "i";
+		val = dec;
+		len = strlen(dec);
+	}
+	const char *args[] = { key, kind, len ? val : "", s->cap_arg };
+	size_t lens[] = { strlen(key), 1, len, strlen(s->cap_arg) };
+	redisReply *r = NULL;
+	int rc = redis_shared_run(s, &s_sset, 4, args, lens, &r);
+	if (rc != IPCQ_OK)
+		return rc;
+	if (r->type != REDIS_REPLY_INTEGER)
+		rc = reply_error(s->ep, "shared set script", r);
+	else if (r->integer == 0)
+		rc = redis_shared_full(s, "shared_set", key);
+	freeReplyObject(r);
+	return rc;
+}
+
+/* Parses a decimal int64 reply element. */
+static bool redis_int64(const redisReply *v, int64_t *out)
+{
+	char text[24];
+	if (v->type != REDIS_REPLY_STRING || v->len == 0 || v->len >= sizeof text)
+		return false;
+	memcpy(text, v->str, v->len);
+	text[v->len] = '\0';
+	char *end;
+	errno = 0;
+	long long x = strtoll(text, &end, 10);
+	*out = x;
+	return errno == 0 && *end == '\0';
+}
+
+static int redis_shared_get(void *st, const char *key, void *buf, size_t cap, size_t *len)
+{
+	struct redis_shared *s = st;
+	const char *args[] = { key };
+	redisReply *r = NULL;
+	int rc = redis_shared_run(s, &s_sget, 1, args, NULL, &r);
+	if (rc != IPCQ_OK)
+		return rc;
+	int64_t v;
+	if (r->type == REDIS_REPLY_NIL) {
+		rc = IPCQ_EMPTY;
+	} else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_STRING ||
+	           (r->element[0]->str[0] == 'i' && !redis_int64(r->element[1], &v))) {
+		rc = reply_error(s->ep, "shared get script", r);
+	} else {
+		bool is_int = r->element[0]->str[0] == 'i';
+		const void *src = is_int ? (const void *)&v : r->element[1]->str;
+		*len = is_int ? 8 : r->element[1]->len;
+		if (*len > cap)
+			rc = ipcq__fail(IPCQ_TOOBIG, 0,
+			                "redis: shared_get \"%s\": the value of %zu bytes does not fit the buffer of %zu bytes",
+			                key, *len, cap);
+		else if (*len)
+			memcpy(buf, src, *len);
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+static int redis_shared_add(void *st, const char *key, int64_t delta, int64_t *result)
+{
+	struct redis_shared *s = st;
+	/*
+	 * Steps that add delta - 2^64 (delta > 0) or delta + 2^64 (delta < 0),
+	 * each in range whenever the plain add overflowed.
+	 */
+	int64_t w[3];
+	if (delta > 0) {
+		w[0] = INT64_MIN;
+		w[1] = (int64_t)((uint64_t)delta + (uint64_t)INT64_MIN);
+		w[2] = 0;
+	} else {
+		w[0] = INT64_MAX;
+		w[1] = 1;
+		w[2] = (int64_t)((uint64_t)delta + (uint64_t)INT64_MIN);
+	}
+	char d[4][24];
+	snprintf(d[0], sizeof d[0], "%" PRId64, delta);
+	for (int i = 0; i < 3; i++)
+		snprintf(d[i + 1], sizeof d[i + 1], "%" PRId64, w[i]);
+	const char *args[] = { key, d[0], d[1], d[2], d[3], s->cap_arg };
+	redisReply *r = NULL;
+	int rc = redis_shared_run(s, &s_sadd, 6, args, NULL, &r);
+	if (rc != IPCQ_OK)
+		return rc;
+	if (r->type == REDIS_REPLY_INTEGER && r->integer == -1)
+		rc = redis_shared_notint("shared_add", key);
+	else if (r->type == REDIS_REPLY_INTEGER && r->integer == -2)
+		rc = redis_shared_full(s, "shared_add", key);
+	else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !redis_int64(r->element[1], result))
+		rc = reply_error(s->ep, "shared add script", r);
+	freeReplyObject(r);
+	return rc;
+}
+
+static int redis_shared_cas(void *st, const char *key, int64_t expect, int64_t desired, bool *swapped)
+{
+	struct redis_shared *s = st;
+	char e[24], d[24];
+	snprintf(e, sizeof e, "%" PRId64, expect);
+	snprintf(d, sizeof d, "%" PRId64, desired);
+	const char *args[] = { key, e, d, s->cap_arg };
+	redisReply *r = NULL;
+	int rc = redis_shared_run(s, &s_scas, 4, args, NULL, &r);
+	if (rc != IPCQ_OK)
+		return rc;
+	if (r->type != REDIS_REPLY_INTEGER)
+		rc = reply_error(s->ep, "shared cas script", r);
+	else if (r->integer == -1)
+		rc = redis_shared_notint("shared_cas", key);
+	else if (r->integer == -2)
+		rc = redis_shared_full(s, "shared_cas", key);
+	else
+		*swapped = r->integer == 1;
+	freeReplyObject(r);
+	return rc;
+}
+
+const struct ipcq_mech ipcq_mech_redis = {
+	.version = IPCQ_MECH_VERSION,
+	IPCQ_MECH_QUEUE_OPS(redis),
+	.name = "redis",
+	.summary = "Redis list (hiredis): bounded push and peek-then-pop in Lua, BLPOP waits; shared values "
+	           "in hashes; a private server when no endpoint is given",
+	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN |
+	        IPCQ_CAP_BOUNDED | IPCQ_CAP_SHARED | IPCQ_CAP_HUGE,
+	.default_capacity = 1024,
+	.default_max_msg = 64 * 1024,
+	.shared_open = redis_shared_open,
+	.shared_set = redis_shared_set,
+	.shared_get = redis_shared_get,
+	.shared_add = redis_shared_add,
+	.shared_cas = redis_shared_cas,
+	.shared_close = redis_shared_close,
+};
