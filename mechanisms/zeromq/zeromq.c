@@ -847,7 +847,7 @@ const struct ipcq_mech ipcq_mech_zeromq = {
 	.version = IPCQ_MECH_VERSION,
 	IPCQ_MECH_QUEUE_OPS(zeromq),
 	.name = "zeromq",
-	.summary = "ZeroMQ over ipc://: a broker process per queue (ROUTER), a REQ socket per client thread",
+	.summary = "ZeroMQ over ipc://: a broker thread (ROUTER) in the opening process holds the queue; REQ per client thread",
 	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN |
 	        IPCQ_CAP_HUGE | IPCQ_CAP_BOUNDED,
 	.default_capacity = 1000, /* zmq's own default high-water mark */
