@@ -48,7 +48,7 @@
  * thread-safe and a thread parked in a blocking get must not stop another
  * thread's put.
  *
- * Sections: protocol - broker - start - client - ops.
+ * Sections: protocol - fork guard - broker - start - client - ops.
  */
 #include "mech.h"
 
@@ -84,6 +84,46 @@ struct zq_rep {
 	uint32_t pad;
 	uint64_t n; /* GET: message length (OK, TOOBIG) */
 };
+
+/* --- Fork guard ------------------------------------------------------------------ */
+
+/*
+ * zmq_ctx_new, zmq_socket and zmq_ctx_term take process-wide locks inside
+ * libzmq and libsodium (sodium_init's mutex). A fork() while another thread
+ * holds one leaves the child's copy locked for good, and the child's first
+ * zmq_ctx_new hangs (a harness echo peer did, forked just after open while
+ * the broker thread was starting). So those calls run under one lock that
+ * fork() takes first, through pthread_atfork.
+ */
+static pthread_mutex_t zq_fork_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void zq_fork_prepare(void)
+{
+	pthread_mutex_lock(&zq_fork_lock);
+}
+
+static void zq_fork_done(void)
+{
+	pthread_mutex_unlock(&zq_fork_lock);
+}
+
+static void zq_fork_register(void)
+{
+	pthread_atfork(zq_fork_prepare, zq_fork_done, zq_fork_done);
+}
+
+/* Takes the guard (registering it with fork on first use). */
+static void zq_guard(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, zq_fork_register);
+	pthread_mutex_lock(&zq_fork_lock);
+}
+
+static void zq_unguard(void)
+{
+	pthread_mutex_unlock(&zq_fork_lock);
+}
 
 /* --- Broker -------------------------------------------------------------------- */
 
@@ -364,12 +404,15 @@ static void *zb_thread(void *arg)
 	struct zbroker b = { .capacity = a->capacity, .sh = a->sh };
 	b.tail = &b.head;
 	b.life = (struct ipcq__life){ .prod = { a->prod_fd, -1 }, .cons = { a->cons_fd, -1 } };
+	zq_guard();
 	void *ctx = zmq_ctx_new();
 	b.sock = ctx ? zmq_socket(ctx, ZMQ_ROUTER) : NULL;
 	int zero = 0;
-	if (b.sock && zmq_setsockopt(b.sock, ZMQ_LINGER, &zero, sizeof zero) == 0 &&
-	    zmq_setsockopt(b.sock, ZMQ_USE_FD, &a->listen_fd, sizeof a->listen_fd) == 0 &&
-	    zmq_bind(b.sock, a->endpoint) == 0)
+	bool up = b.sock && zmq_setsockopt(b.sock, ZMQ_LINGER, &zero, sizeof zero) == 0 &&
+	          zmq_setsockopt(b.sock, ZMQ_USE_FD, &a->listen_fd, sizeof a->listen_fd) == 0 &&
+	          zmq_bind(b.sock, a->endpoint) == 0;
+	zq_unguard();
+	if (up)
 		zb_loop(&b);
 	else
 		close(a->listen_fd);
@@ -383,11 +426,13 @@ static void *zb_thread(void *arg)
 		zmq_msg_close(&m->m);
 		free(m);
 	}
+	zq_guard();
 	if (b.sock)
 		zmq_close(b.sock);
 	if (ctx)
 		while (zmq_ctx_term(ctx) != 0 && errno == EINTR)
 			;
+	zq_unguard();
 	close(a->prod_fd);
 	close(a->cons_fd);
 	unlink(a->endpoint + strlen("ipc://"));
@@ -489,8 +534,13 @@ static int zq_socket(struct zeromq *q, void **out)
 	 * A thread id can come back after its thread ended; the socket then
 	 * passes to the new thread, which is safe: a socket is idle between calls.
 	 */
-	if (!p->ctx && !(p->ctx = zmq_ctx_new())) {
-		rc = zq_zerr("zmq_ctx_new");
+	zq_guard();
+	if (!p->ctx)
+		p->ctx = zmq_ctx_new();
+	void *s = p->ctx ? zmq_socket(p->ctx, ZMQ_REQ) : NULL;
+	zq_unguard();
+	if (!s) {
+		rc = zq_zerr(p->ctx ? "zmq_socket(ZMQ_REQ)" : "zmq_ctx_new");
 		goto out;
 	}
 	if (p->nsocks == p->capsocks) {
@@ -498,15 +548,11 @@ static int zq_socket(struct zeromq *q, void **out)
 		struct zq_sock *v = realloc(p->socks, cap * sizeof *v);
 		if (!v) {
 			rc = ipcq__sys(ENOMEM, "zeromq: allocating a socket table");
+			zmq_close(s);
 			goto out;
 		}
 		p->socks = v;
 		p->capsocks = cap;
-	}
-	void *s = zmq_socket(p->ctx, ZMQ_REQ);
-	if (!s) {
-		rc = zq_zerr("zmq_socket(ZMQ_REQ)");
-		goto out;
 	}
 	int zero = 0;
 	if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 || zmq_connect(s, q->endpoint) != 0) {
@@ -620,11 +666,13 @@ static void zeromq_close(void *st)
 	bool opener = getpid() == q->opener;
 	struct zq_proc *p = atomic_exchange(&q->proc, NULL);
 	if (p && p->pid == getpid()) {
+		zq_guard();
 		for (size_t i = 0; i < p->nsocks; i++)
 			zmq_close(p->socks[i].sock);
 		if (p->ctx)
 			while (zmq_ctx_term(p->ctx) != 0 && errno == EINTR)
 				;
+		zq_unguard();
 		if (p->opener_fd >= 0)
 			close(p->opener_fd);
 		free(p->socks);
