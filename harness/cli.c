@@ -117,6 +117,10 @@ static void list_mechanisms(void)
 		ipcq_caps_format(ipcq_mech_caps(m), caps, sizeof caps);
 		printf("  %-12s %s\n  %-12s caps: %s\n", ipcq_mech_name(m), ipcq_mech_summary(m), "", caps);
 	}
+#ifdef IPCB_MECHANISMS_UNAVAILABLE
+	/* Mechanisms whose library this build did not find (set by CMake). */
+	printf("unavailable:\n  %s\n", IPCB_MECHANISMS_UNAVAILABLE);
+#endif
 }
 
 static void list_workloads(void)

@@ -25,6 +25,9 @@ extern const struct ipcq_mech ipcq_mech_socketpair;
 #ifdef IPCQ_WITH_MQUEUE
 extern const struct ipcq_mech ipcq_mech_mqueue;
 #endif
+#ifdef IPCQ_WITH_ZEROMQ
+extern const struct ipcq_mech ipcq_mech_zeromq;
+#endif
 #ifdef IPCQ_WITH_INPROC
 extern const struct ipcq_mech ipcq_mech_inproc;
 #endif
@@ -48,6 +51,9 @@ static const struct ipcq_mech *const registry[] = {
 #endif
 #ifdef IPCQ_WITH_SHMMGR
 	&ipcq_mech_shmmgr,
+#endif
+#ifdef IPCQ_WITH_ZEROMQ
+	&ipcq_mech_zeromq,
 #endif
 #ifdef IPCQ_WITH_INPROC
 	&ipcq_mech_inproc,
