@@ -1233,22 +1233,17 @@ struct table {
 	char (*cell)[TCOLS][160];
 };
 
+static void table_rowv(struct table *t, const char *const *cells);
+
 static void table_row(struct table *t, ...)
 {
-	if (t->nrows == t->cap) {
-		int cap = t->cap ? t->cap * 2 : 32;
-		void *n = realloc(t->cell, (size_t)cap * sizeof *t->cell);
-		if (!n)
-			return;
-		t->cell = n;
-		t->cap = cap;
-	}
+	const char *cells[TCOLS];
 	va_list ap;
 	va_start(ap, t);
 	for (int i = 0; i < t->ncols; i++)
-		snprintf(t->cell[t->nrows][i], sizeof t->cell[0][0], "%s", va_arg(ap, const char *));
+		cells[i] = va_arg(ap, const char *);
 	va_end(ap);
-	t->nrows++;
+	table_rowv(t, cells);
 }
 
 static void md_text(FILE *f, const char *s)
