@@ -1005,6 +1005,28 @@ static int redis_op_begin(struct redis *q, struct rconn **c)
 }
 
 /* Returns c to the pool (or closes it, if a command failed half-way) and passes rc on. */
+/*
+ * Lets go of this process's lifelines and connection. The last process to let
+ * go (every role in `last` gone afterwards) deletes the two keys a and b.
+ */
+static void let_go(struct ipcq__life *life, bool *have_life, struct rep **ep, unsigned last, const char *a,
+                   const char *b)
+{
+	if (*have_life) {
+		ipcq__life_release(life, IPCQ_PRODUCER | IPCQ_CONSUMER);
+		bool gone = (!(last & IPCQ_PRODUCER) || ipcq__life_gone(life, IPCQ_PRODUCER)) &&
+		            (!(last & IPCQ_CONSUMER) || ipcq__life_gone(life, IPCQ_CONSUMER));
+		if (*ep && gone) {
+			const char *del[] = { "DEL", a, b };
+			(void)ep_simple(*ep, 3, del);
+		}
+		ipcq__life_close(life);
+		*have_life = false;
+	}
+	ep_put(*ep);
+	*ep = NULL;
+}
+
 static int redis_op_end(struct redis *q, struct rconn *c, int rc)
 {
 	conn_release(q->ep, c);
@@ -1014,18 +1036,7 @@ static int redis_op_end(struct redis *q, struct rconn *c, int rc)
 static void redis_close(void *st)
 {
 	struct redis *q = st;
-	if (q->have_life) {
-		/* The last process to let go deletes the keys. */
-		ipcq__life_release(&q->life, IPCQ_PRODUCER | IPCQ_CONSUMER);
-		if (q->ep && ipcq__life_gone(&q->life, IPCQ_PRODUCER) && ipcq__life_gone(&q->life, IPCQ_CONSUMER)) {
-			const char *del[] = { "DEL", q->list, q->room };
-			(void)ep_simple(q->ep, 3, del);
-		}
-		ipcq__life_close(&q->life);
-		q->have_life = false;
-	}
-	ep_put(q->ep);
-	q->ep = NULL;
+	let_go(&q->life, &q->have_life, &q->ep, IPCQ_PRODUCER | IPCQ_CONSUMER, q->list, q->room);
 }
 
 static int redis_open(void *st, const ipcq_config *cfg)
@@ -1346,17 +1357,7 @@ static struct script s_scas = { .name = "shared cas script", .lua =
 static void redis_shared_close(void *st)
 {
 	struct redis_shared *s = st;
-	if (s->have_life) {
-		ipcq__life_release(&s->life, IPCQ_PRODUCER | IPCQ_CONSUMER);
-		if (s->ep && ipcq__life_gone(&s->life, IPCQ_PRODUCER)) {
-			const char *del[] = { "DEL", s->ints, s->bytes };
-			(void)ep_simple(s->ep, 3, del);
-		}
-		ipcq__life_close(&s->life);
-		s->have_life = false;
-	}
-	ep_put(s->ep);
-	s->ep = NULL;
+	let_go(&s->life, &s->have_life, &s->ep, IPCQ_PRODUCER, s->ints, s->bytes);
 }
 
 static int redis_shared_open(void *st, const ipcq_config *cfg)
