@@ -3,7 +3,7 @@
  *
  * Sections: names and figure rows; speedup; the findings (dispatch, grain
  * crossover, speedup, io against the ideal, memory per worker, spawn,
- * shared counters); writing them into results.json.
+ * shared counters, waking after idle); writing them into results.json.
  */
 #include "findings.h"
 #include "gbench.h"
@@ -22,7 +22,7 @@
 /* --- names and figure rows ----------------------------------------------------- */
 
 struct nm {
-	char wl[16], mech[32], mode[16], place[32], task[16];
+	char wl[16], mech[32], mode[16], place[32], task[16], idle[16];
 	int grain, workers, conc; /* -1 when the name has none */
 };
 
@@ -61,6 +61,8 @@ static bool nm_parse(const char *name, struct nm *n)
 			n->conc = v;
 		else if (!strncmp(seg[i], "task:", 5))
 			snprintf(n->task, sizeof n->task, "%s", seg[i] + 5);
+		else if (!strncmp(seg[i], "idle:", 5))
+			snprintf(n->idle, sizeof n->idle, "%s", seg[i] + 5);
 	}
 	return true;
 }
@@ -619,6 +621,37 @@ static void find_shared(struct ipcb_findings *fs, const struct fig *f, size_t n)
 	}
 }
 
+/* wake rows: one line per placement, mode and idle gap, every mechanism in it. */
+static void find_wake(struct ipcb_findings *fs, const struct fig *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct nm *g = &f[i].n;
+		if (strcmp(g->wl, "wake"))
+			continue;
+		bool first = true; /* of its placement, mode and gap */
+		for (size_t j = 0; j < i && first; j++)
+			first = !(!strcmp(f[j].n.wl, "wake") && !strcmp(f[j].n.place, g->place) &&
+			          !strcmp(f[j].n.mode, g->mode) && !strcmp(f[j].n.idle, g->idle));
+		if (!first)
+			continue;
+		char rtt[400] = "", cpu[300] = "", a[32], b[32];
+		size_t orr = 0, oc = 0;
+		for (size_t j = i; j < n; j++) {
+			const struct nm *x = &f[j].n;
+			if (strcmp(x->wl, "wake") || strcmp(x->place, g->place) || strcmp(x->mode, g->mode) ||
+			    strcmp(x->idle, g->idle))
+				continue;
+			cat(rtt, sizeof rtt, &orr, "%s%s %s (busy %s)", orr ? ", " : "", x->mech,
+			    ipcb_fmt_ns(cnt(&f[j], "wake_rtt_p50_ns"), a, sizeof a),
+			    ipcb_fmt_ns(cnt(&f[j], "busy_rtt_p50_ns"), b, sizeof b));
+			cat(cpu, sizeof cpu, &oc, "%s%s %.2f%%", oc ? ", " : "", x->mech, cnt(&f[j], "idle_cpu_pct"));
+		}
+		add(fs, "After %s idle (%s, %s), the first round trip takes: %s. A consumer blocked meanwhile used, of "
+		        "one CPU: %s.",
+		    g->idle, g->mode, g->place, rtt, cpu);
+	}
+}
+
 int ipcb_findings_compute(const double *speedup, int pus, struct ipcb_findings *fs)
 {
 	memset(fs, 0, sizeof *fs);
@@ -632,6 +665,7 @@ int ipcb_findings_compute(const double *speedup, int pus, struct ipcb_findings *
 	find_io(fs, f, n);
 	find_spawn(fs, f, n);
 	find_shared(fs, f, n);
+	find_wake(fs, f, n);
 	free(f);
 	return 0;
 }

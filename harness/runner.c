@@ -29,6 +29,7 @@
 
 static const struct ipcb_workload *const workloads[] = {
 	&ipcb_workload_pingpong,
+	&ipcb_workload_wake,
 	&ipcb_workload_stream,
 	&ipcb_workload_limit,
 	&ipcb_workload_shared,
@@ -469,11 +470,13 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 					for (int pl = 0; pl < IPCB_PLACE_COUNT; pl++) {
 						if (!(places & (1u << pl)) || !rs[pl].ok)
 							continue;
-						/* shared: one row per endpoint count (workers=, default 2) */
-						bool shared = l->wl == &ipcb_workload_shared;
-						for (unsigned si = 0; si < l->nsizes * (shared ? l->nworkers : 1); si++) {
+						/* shared: one row per endpoint count (workers=, default 2); wake: per idle gap */
+						bool shared = l->wl == &ipcb_workload_shared, wake = l->wl == &ipcb_workload_wake;
+						unsigned per_size = shared ? l->nworkers : wake ? l->ngrains : 1;
+						for (unsigned si = 0; si < l->nsizes * per_size; si++) {
 							size_t size = l->sizes[si % l->nsizes];
 							int w = shared ? l->workers[si / l->nsizes] : 0;
+							unsigned idle_us = wake ? l->grains[si / l->nsizes] : 0;
 							if (!size_wanted(f, size))
 								continue;
 							if (w < 0)
@@ -482,7 +485,8 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 								.wl = l->wl, .mech = m, .row = -1, .mode = mode,
 								.place = (enum ipcb_place)pl, .cpu_a = rs[pl].a, .cpu_b = rs[pl].b,
 								.size = size, .producers = pr.producers,
-								.consumers = pr.consumers, .workers = (unsigned)w, .topo = topo,
+								.consumers = pr.consumers, .workers = (unsigned)w, .grain_us = idle_us,
+								.topo = topo,
 								.min_time = l->min_time, .repetitions = l->repetitions,
 							};
 							int n = snprintf(c.name, sizeof c.name, "%s/%s/%s/%s/size:%zu", l->wl->name,
@@ -493,6 +497,11 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 								         pr.producers, pr.consumers);
 							else if (shared && w != 2)
 								snprintf(c.name + n, sizeof c.name - (size_t)n, "/workers:%d", w);
+							else if (wake) {
+								char gap[24];
+								snprintf(c.name + n, sizeof c.name - (size_t)n, "/idle:%s",
+								         ipcb_us_str(idle_us, gap, sizeof gap));
+							}
 							if (add_case(p, &c))
 								return -1;
 						}
@@ -618,6 +627,13 @@ static void summary_cell(const struct ipcb_gb_result *r, char *buf, size_t len)
 		} else {
 			snprintf(buf, len, "%-14s %-8s per task  (empty tasks)", a, b);
 		}
+	} else if (ipcb_gb_result_counter(r, "wake_rtt_p50_ns", &p50)) {
+		mean = v = NAN;
+		ipcb_gb_result_counter(r, "busy_rtt_p50_ns", &mean);
+		ipcb_gb_result_counter(r, "idle_cpu_pct", &v);
+		human_ns(p50, a, sizeof a);
+		human_ns(mean, b, sizeof b);
+		snprintf(buf, len, "first rtt p50 %-8s (busy %s)  %.2f%% CPU while blocked", a, b, v);
 	} else if (ipcb_gb_result_counter(r, "rtt_p50_ns", &p50) && ipcb_gb_result_counter(r, "rtt_p99_ns", &p99)) {
 		ipcb_gb_result_counter(r, "rtt_mean_ns", &mean);
 		human_ns(p50, a, sizeof a);
@@ -1168,10 +1184,12 @@ static void line_summary(const struct ipcb_suite_line *l, char *buf, size_t len)
 		if (l->places & (1u << p))
 			ADD("%s%s", k++ ? "," : "", ipcb_placement_name(p));
 	bool pool = l->wl == &ipcb_workload_cpu || l->wl == &ipcb_workload_io;
-	if (pool) {
-		ADD(" grains=");
-		for (unsigned i = 0; i < l->ngrains; i++)
-			ADD("%s%uus", i ? "," : "", l->grains[i]);
+	if (pool || l->wl == &ipcb_workload_wake) {
+		ADD(" %s=", pool ? "grains" : "idle");
+		for (unsigned i = 0; i < l->ngrains; i++) {
+			char g[24];
+			ADD("%s%s", i ? "," : "", ipcb_us_str(l->grains[i], g, sizeof g));
+		}
 	}
 	if (!pool && l->wl != &ipcb_workload_spawn) {
 		ADD(" sizes=");

@@ -124,6 +124,17 @@ const char *ipcb_size_str(size_t n, char *buf, size_t len)
 	return buf;
 }
 
+const char *ipcb_us_str(unsigned us, char *buf, size_t len)
+{
+	if (us >= 1000000u && us % 1000000u == 0)
+		snprintf(buf, len, "%us", us / 1000000u);
+	else if (us >= 1000u && us % 1000u == 0)
+		snprintf(buf, len, "%ums", us / 1000u);
+	else
+		snprintf(buf, len, "%uus", us);
+	return buf;
+}
+
 /* --- names ---------------------------------------------------------------- */
 
 static void mech_names(char *buf, size_t len)
@@ -438,8 +449,10 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 	bool is_stream = l->wl == &ipcb_workload_stream, is_limit = l->wl == &ipcb_workload_limit;
 	bool is_cpu = l->wl == &ipcb_workload_cpu, is_io = l->wl == &ipcb_workload_io;
 	bool is_spawn = l->wl == &ipcb_workload_spawn, is_shared = l->wl == &ipcb_workload_shared;
-	bool is_pyref = l->wl == &ipcb_workload_pyref;
+	bool is_pyref = l->wl == &ipcb_workload_pyref, is_wake = l->wl == &ipcb_workload_wake;
 	bool workers_given = false;
+	if (is_wake) /* one second idle: the gap the first wake-up is judged after */
+		l->grains[0] = 1000000;
 	for (char *kv = strtok_r(NULL, " \t", &save); kv; kv = strtok_r(NULL, " \t", &save)) {
 		char *eq = strchr(kv, '=');
 		if (!eq || eq == kv || !eq[1]) {
@@ -462,6 +475,14 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 			workers_given = true;
 		} else if (!strcmp(key, "grains") && (is_cpu || is_io))
 			rc = ipcb_parse_grains(val, l->grains, &l->ngrains, err, errlen);
+		else if (!strcmp(key, "idle") && is_wake) {
+			rc = ipcb_parse_grains(val, l->grains, &l->ngrains, err, errlen);
+			for (unsigned i = 0; !rc && i < l->ngrains; i++)
+				if (l->grains[i] < 1000) {
+					snprintf(err, errlen, "idle '%s': give an idle gap of at least 1ms (e.g. 1s, 100ms)", val);
+					rc = -1;
+				}
+		}
 		else if (!strcmp(key, "concurrency") && is_io)
 			rc = ipcb_parse_counts(val, l->conc, &l->nconc, err, errlen);
 		else if (!strcmp(key, "tasks") && is_io)
@@ -493,6 +514,7 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 			         : is_spawn  ? "modes placements"
 			         : is_pyref  ? "placements sizes workers (pool)"
 			         : is_shared ? "mechanisms modes placements sizes workers"
+			         : is_wake   ? "mechanisms modes placements sizes idle"
 			                     : "mechanisms modes placements sizes");
 			return -1;
 		}

@@ -23,6 +23,8 @@
  *                         (default 2); Npus = N x this machine's PUs
  *   grains=0,1us,1ms      cpu, io: task grain (cpu: hashing; io: time blocked);
  *                         a bare number is microseconds; 0 = empty tasks (cpu)
+ *   idle=1s,100ms         wake only: idle gap before each timed round trip
+ *                         (default 1s; samples = max(3, min_time / idle))
  *   concurrency=1,16,256  io only: tasks in flight (= pool workers)
  *   tasks=sleep,socket    io only: a timed sleep, or a blocking read from a
  *                         local socket answered after the grain
@@ -41,7 +43,7 @@
 
 #define IPCB_MAX_SIZES 32
 #define IPCB_MAX_PAIRS 8
-#define IPCB_MAX_COUNTS 16  /* workers=, grains=, concurrency= values per line */
+#define IPCB_MAX_COUNTS 16  /* workers=, grains=, idle=, concurrency= values per line */
 #define IPCB_MAX_WORKERS 1024
 #define IPCB_MAX_GRAIN_US 10000000u /* 10 s */
 #define IPCB_SIZE_MIN 8u
@@ -65,7 +67,7 @@ struct ipcb_suite_line {
 	unsigned npairs;
 	int workers[IPCB_MAX_COUNTS]; /* cpu: > 0 a count, < 0: -k = k x PUs */
 	unsigned nworkers;
-	unsigned grains[IPCB_MAX_COUNTS]; /* cpu, io: microseconds */
+	unsigned grains[IPCB_MAX_COUNTS]; /* cpu, io: microseconds; wake: the idle= gaps */
 	unsigned ngrains;
 	unsigned conc[IPCB_MAX_COUNTS];   /* io */
 	unsigned nconc;
@@ -113,5 +115,7 @@ int ipcb_parse_io_tasks(const char *list, unsigned *mask, char *err, size_t errl
 
 /* 4096 -> "4K", 1048576 -> "1M", 100 -> "100". */
 const char *ipcb_size_str(size_t n, char *buf, size_t len);
+/* 1000000 -> "1s", 100000 -> "100ms", 50 -> "50us". */
+const char *ipcb_us_str(unsigned us, char *buf, size_t len);
 
 #endif

@@ -53,7 +53,7 @@ struct ipcb_case {
 	size_t size;              /* message size in bytes */
 	unsigned producers, consumers; /* stream: N->M (1x1 otherwise) */
 	unsigned workers;         /* cpu, io: pool workers (io: = concurrency) */
-	unsigned grain_us;        /* cpu: hashing per task (0: empty tasks); io: time blocked */
+	unsigned grain_us;        /* cpu: hashing per task (0: empty tasks); io: time blocked; wake: idle gap */
 	int variant;              /* spawn: enum ipcb_spawn_kind; io: enum ipcb_io_task */
 	double min_time;          /* > 0: the suite line's min_time */
 	int repetitions;          /* > 0: the suite line's repetitions */
@@ -78,6 +78,7 @@ extern const struct ipcb_workload ipcb_workload_spawn;
 extern const struct ipcb_workload ipcb_workload_pyref;
 extern const struct ipcb_workload ipcb_workload_cpu;
 extern const struct ipcb_workload ipcb_workload_io;
+extern const struct ipcb_workload ipcb_workload_wake;
 
 /* Number of workloads, and the i-th in the table (NULL past the end). */
 size_t ipcb_workload_count(void);

@@ -12,6 +12,13 @@
  * code; in process mode each side releases the roles it does not use, so a
  * dying echo process turns into IPCQ_EOF (mechanisms with IPCQ_CAP_EOF) or
  * a dead pidfd (the others), never a hang.
+ *
+ * The "wake" workload runs the same two sides with an idle gap before each
+ * timed round trip: the echo side has been blocked in ipcq_get for the whole
+ * gap, so the round trip carries its first wake-up after idling (spinning
+ * stopped long ago, the CPU may be in a deep idle state). The echo side
+ * also notes the CPU time it used while blocked, so a mechanism that spins
+ * too long or polls shows up as a share of a CPU.
  */
 #include "hist.h"
 #include "payload.h"
@@ -19,6 +26,8 @@
 #include "stats.h"
 #include "wlutil.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +38,31 @@
 #define WARMUP_MIN_NS 5000000LL    /* wake-up paths, caches and page faults settle */
 #define END_TIMEOUT_NS 5000000000LL
 
+/* What the echo side saw during its last wait for a message (shared memory). */
+struct blocked {
+	_Atomic uint64_t cpu_ns;  /* CPU time it used while blocked in ipcq_get */
+	_Atomic uint64_t wall_ns; /* how long it was blocked */
+};
+
 struct pp {
 	const struct ipcb_case *c;
 	bool thread;
 	ipcq *ping, *pong;
 	struct ipcb_report *report; /* shared memory */
+	struct blocked *blocked;    /* shared memory; wake only, else NULL */
 	struct ipcb_peer peer;
 	struct ipcb_hist hist;
 	void *sbuf, *rbuf;
+	struct ipcb_pin pin;
 };
+
+/* CPU time of the echo side: its process (mechanism threads included) or its own thread. */
+static uint64_t echo_cpu_ns(bool thread)
+{
+	struct timespec ts;
+	clock_gettime(thread ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static int echo_main(void *arg)
 {
@@ -58,7 +83,12 @@ static int echo_main(void *arg)
 	int rc = 1;
 	for (uint64_t expect = 0;; expect++) {
 		size_t len = 0;
+		uint64_t cpu0 = x->blocked ? echo_cpu_ns(x->thread) : 0, wall0 = x->blocked ? ipcb_now_ns() : 0;
 		int st = ipcq_get(x->ping, buf, size, &len, IPCQ_FOREVER);
+		if (x->blocked) { /* published before the echo, so the benchmark side reads this wait's figures */
+			atomic_store(&x->blocked->cpu_ns, echo_cpu_ns(x->thread) - cpu0);
+			atomic_store(&x->blocked->wall_ns, ipcb_now_ns() - wall0);
+		}
 		if (st == IPCQ_EOF) {
 			rc = 0; /* the benchmark side is gone: it ended this run */
 			break;
@@ -206,25 +236,28 @@ static int stop_echo(struct pp *x, bool failed, char *err, size_t errlen)
 	return -1;
 }
 
-static void pingpong_run(ipcb_gb_state *st, const struct ipcb_case *c)
+/* Opens both queues, pins this thread to CPU A and starts the echo side on
+ * CPU B; NULL after ipcb_fail() names the cause. wake: also the shared
+ * figures of the echo side's waits. Every non-NULL x goes to pp_close(). */
+static struct pp *pp_open(ipcb_gb_state *st, const struct ipcb_case *c, bool wake)
 {
 	char err[600], t[300];
-	struct ipcb_pin pin;
 	struct pp *x = calloc(1, sizeof *x);
 	if (!x) {
-		ipcb_fail(st, "pingpong: out of memory");
-		return;
+		ipcb_fail(st, "%s: out of memory", c->wl->name);
+		return NULL;
 	}
 	x->c = c;
 	x->thread = c->mode == IPCB_MODE_THREAD;
 	x->sbuf = malloc(c->size);
 	x->rbuf = malloc(c->size);
 	x->report = ipcb_shared_alloc(sizeof *x->report, err, sizeof err);
-	bool leak = false;
-	ipcb_pin_self(&pin, c->topo, -1, err, sizeof err);
-	if (!x->sbuf || !x->rbuf || !x->report) {
-		ipcb_fail(st, "pingpong: allocating buffers of %zu bytes failed", c->size);
-		goto out;
+	if (wake)
+		x->blocked = ipcb_shared_alloc(sizeof *x->blocked, err, sizeof err);
+	ipcb_pin_self(&x->pin, c->topo, -1, err, sizeof err);
+	if (!x->sbuf || !x->rbuf || !x->report || (wake && !x->blocked)) {
+		ipcb_fail(st, "%s: allocating buffers of %zu bytes failed", c->wl->name, c->size);
+		return x;
 	}
 	ipcb_payload_init(x->sbuf, c->size);
 
@@ -236,32 +269,80 @@ static void pingpong_run(ipcb_gb_state *st, const struct ipcb_case *c)
 		ipcb_fail(st, "ipcq_open(%s, max_msg=%zu): %s", ipcq_mech_name(c->mech), c->size,
 		          ipcb_status_text(s, NULL, t, sizeof t));
 		/* The handle is NULL on failure: the message is the thread's last one. */
-		goto out;
+		return x;
 	}
-	if (ipcb_pin_self(&pin, c->topo, c->cpu_a, err, sizeof err) != 0) {
-		ipcb_fail(st, "pingpong: %s", err);
-		goto out;
+	if (ipcb_pin_self(&x->pin, c->topo, c->cpu_a, err, sizeof err) != 0) {
+		ipcb_fail(st, "%s: %s", c->wl->name, err);
+		return x;
 	}
 	if (ipcb_peer_start(&x->peer, x->thread, c->topo, c->cpu_b, ipcq_mech_name(c->mech), echo_main, x,
 	                    x->report, err, sizeof err) != 0) {
-		ipcb_fail(st, "pingpong: starting the echo side: %s", err);
-		goto out;
+		ipcb_fail(st, "%s: starting the echo side: %s", c->wl->name, err);
+		return x;
 	}
 	if (!x->thread) {
 		ipcq_release(x->ping, IPCQ_CONSUMER);
 		ipcq_release(x->pong, IPCQ_PRODUCER);
 	}
+	return x;
+}
 
-	uint64_t seq = 0, ns = 0, start = ipcb_now_ns();
-	bool failed = false;
-	while (seq < WARMUP_MIN_ROUNDS || ipcb_now_ns() - start < WARMUP_MIN_NS) {
-		if (round_trip(x, seq++, &ns, err, sizeof err) != 0) {
+/* True when pp_open() got as far as a running echo side. */
+static bool pp_ready(const struct pp *x)
+{
+	return x && x->peer.running;
+}
+
+/* Round trips until both sides are warm; *seq counts on. 0, or -1 after ipcb_fail(). */
+static int warm_up(ipcb_gb_state *st, struct pp *x, uint64_t *seq)
+{
+	char err[600];
+	uint64_t ns = 0, start = ipcb_now_ns(), first = *seq;
+	while (*seq - first < WARMUP_MIN_ROUNDS || ipcb_now_ns() - start < WARMUP_MIN_NS) {
+		if (round_trip(x, (*seq)++, &ns, err, sizeof err) != 0) {
 			ipcb_fail(st, "warm-up %s", err);
-			failed = true;
-			break;
+			return -1;
 		}
 	}
-	ipcb_hist_reset(&x->hist);
+	return 0;
+}
+
+/* Stops the echo side (failed: the run already failed, so kill it), then
+ * frees everything unless a thread may still use it. */
+static void pp_close(ipcb_gb_state *st, struct pp *x, bool failed, uint64_t seq)
+{
+	char err[600];
+	if (!x)
+		return;
+	bool leak = false;
+	if (x->peer.running) {
+		int r = stop_echo(x, failed, err, sizeof err);
+		if (r != 0 && !failed)
+			ipcb_fail(st, "after %llu round trips: %s", (unsigned long long)seq, err);
+		leak = r == -2;
+	}
+	ipcb_unpin_self(&x->pin);
+	if (leak)
+		return; /* a thread may still use x, its queues and buffers */
+	if (x->ping)
+		ipcq_close(x->ping);
+	if (x->pong)
+		ipcq_close(x->pong);
+	ipcb_shared_free(x->report, sizeof *x->report);
+	ipcb_shared_free(x->blocked, sizeof *x->blocked);
+	free(x->sbuf);
+	free(x->rbuf);
+	free(x);
+}
+
+static void pingpong_run(ipcb_gb_state *st, const struct ipcb_case *c)
+{
+	char err[600];
+	struct pp *x = pp_open(st, c, false);
+	uint64_t seq = 0, ns = 0;
+	bool failed = !pp_ready(x) || warm_up(st, x, &seq) != 0;
+	if (!failed)
+		ipcb_hist_reset(&x->hist);
 	while (!failed && ipcb_gb_keep_running(st)) {
 		if (round_trip(x, seq++, &ns, err, sizeof err) != 0) {
 			ipcb_fail(st, "%s", err);
@@ -271,11 +352,7 @@ static void pingpong_run(ipcb_gb_state *st, const struct ipcb_case *c)
 		ipcb_hist_record(&x->hist, ns);
 		ipcb_gb_set_iteration_time(st, (double)ns * 1e-9);
 	}
-	int r = stop_echo(x, failed, err, sizeof err);
-	if (r != 0 && !failed)
-		ipcb_fail(st, "after %llu round trips: %s", (unsigned long long)seq, err);
-	leak = r == -2;
-	if (!failed && r == 0 && ipcb_hist_count(&x->hist) > 0) {
+	if (!failed && ipcb_hist_count(&x->hist) > 0) {
 		static const struct { const char *name; double q; } pct[] = {
 			{ "rtt_p50_ns", 0.5 }, { "rtt_p90_ns", 0.9 }, { "rtt_p99_ns", 0.99 }, { "rtt_p999_ns", 0.999 },
 		};
@@ -286,20 +363,7 @@ static void pingpong_run(ipcb_gb_state *st, const struct ipcb_case *c)
 		ipcb_gb_counter(st, "rtt_mean_ns", ipcb_hist_mean(&x->hist), IPCB_GB_COUNTER_DEFAULT);
 		ipcb_gb_counter(st, "timer_cost_ns", ipcb_timer_cost(), IPCB_GB_COUNTER_DEFAULT);
 	}
-out:
-	if (x->peer.running)
-		leak = stop_echo(x, true, err, sizeof err) == -2 || leak;
-	ipcb_unpin_self(&pin);
-	if (leak)
-		return; /* a thread may still use x, its queues and buffers */
-	if (x->ping)
-		ipcq_close(x->ping);
-	if (x->pong)
-		ipcq_close(x->pong);
-	ipcb_shared_free(x->report, sizeof *x->report);
-	free(x->sbuf);
-	free(x->rbuf);
-	free(x);
+	pp_close(st, x, failed, seq);
 }
 
 const struct ipcb_workload ipcb_workload_pingpong = {
@@ -307,4 +371,86 @@ const struct ipcb_workload ipcb_workload_pingpong = {
 	.summary = "round-trip latency between two endpoints (histogram: p50..p99.9, max, mean)",
 	.run = pingpong_run,
 	.opts = { .manual_time = true },
+};
+
+/* --- wake: the first round trip after an idle gap ---------------------------- */
+
+#define WAKE_MIN_SAMPLES 3
+#define WAKE_WARM_ROUNDS 1000 /* round trips timed while both sides are busy, for comparison */
+
+/* Sleeps ns of wall time whatever signals arrive. */
+static void idle_for(uint64_t ns)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t end = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + ns;
+	ts.tv_sec = (time_t)(end / 1000000000u);
+	ts.tv_nsec = (long)(end % 1000000000u);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * One iteration holds every sample: samples = max(3, min_time / idle), each
+ * an idle gap of c->grain_us then one timed round trip. The row's time is
+ * the median first round trip; counters give it with the busy round trip
+ * beside it and the echo side's CPU share while blocked.
+ */
+static void wake_run(ipcb_gb_state *st, const struct ipcb_case *c)
+{
+	char err[600];
+	uint64_t idle_ns = (uint64_t)c->grain_us * 1000u;
+	double min_time = c->min_time > 0 ? c->min_time : 0.5;
+	size_t n = (size_t)ceil(min_time * 1e9 / (double)idle_ns);
+	if (n < WAKE_MIN_SAMPLES)
+		n = WAKE_MIN_SAMPLES;
+	uint64_t *wake = calloc(n, sizeof *wake);
+	struct pp *x = wake ? pp_open(st, c, true) : NULL;
+	if (!wake)
+		ipcb_fail(st, "wake: out of memory");
+	uint64_t seq = 0, ns = 0, cpu = 0, wall = 0;
+	bool failed = !pp_ready(x) || warm_up(st, x, &seq) != 0;
+	while (!failed && ipcb_gb_keep_running(st)) {
+		ipcb_hist_reset(&x->hist);
+		for (int i = 0; i < WAKE_WARM_ROUNDS && !failed; i++) {
+			failed = round_trip(x, seq++, &ns, err, sizeof err) != 0;
+			ipcb_hist_record(&x->hist, ns);
+		}
+		for (size_t i = 0; i < n && !failed; i++) {
+			idle_for(idle_ns);
+			failed = round_trip(x, seq++, &wake[i], err, sizeof err) != 0;
+			cpu += atomic_load(&x->blocked->cpu_ns);
+			wall += atomic_load(&x->blocked->wall_ns);
+		}
+		if (failed) {
+			ipcb_fail(st, "%s", err);
+			break;
+		}
+		qsort(wake, n, sizeof *wake, cmp_u64);
+		uint64_t p50 = n % 2 ? wake[n / 2] : (wake[n / 2 - 1] + wake[n / 2]) / 2;
+		ipcb_gb_set_iteration_time(st, (double)p50 * 1e-9);
+		ipcb_gb_counter(st, "wake_rtt_p50_ns", (double)p50, IPCB_GB_COUNTER_DEFAULT);
+		ipcb_gb_counter(st, "wake_rtt_max_ns", (double)wake[n - 1], IPCB_GB_COUNTER_DEFAULT);
+		ipcb_gb_counter(st, "busy_rtt_p50_ns", (double)ipcb_hist_percentile(&x->hist, 0.5),
+		                IPCB_GB_COUNTER_DEFAULT);
+		ipcb_gb_counter(st, "idle_cpu_pct", wall ? 100.0 * (double)cpu / (double)wall : 0,
+		                IPCB_GB_COUNTER_DEFAULT);
+		ipcb_gb_counter(st, "idle_s", (double)idle_ns * 1e-9, IPCB_GB_COUNTER_DEFAULT);
+		ipcb_gb_counter(st, "samples", (double)n, IPCB_GB_COUNTER_DEFAULT);
+	}
+	pp_close(st, x, failed, seq);
+	free(wake);
+}
+
+const struct ipcb_workload ipcb_workload_wake = {
+	.name = "wake",
+	.summary = "first round trip after the echo side idled blocked (idle= gap), and the CPU it used while blocked",
+	.run = wake_run,
+	.opts = { .manual_time = true, .iterations = 1 },
 };

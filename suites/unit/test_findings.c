@@ -42,6 +42,8 @@ static const struct {
 	{ "cpu/fake/thread/cross-core/grain:0us/workers:1", { "tasks_per_second", 1e6, true } }, /* failed */
 	{ "spawn/fork/process/os", { "spawn_ns", 500000, false } },
 	{ "spawn/pthread_create/thread/os", { "spawn_ns", 25000, false } },
+	{ "wake/fake/process/cross-core/size:64/idle:1s", { "wake_rtt_p50_ns", 300000, false } },
+	{ "wake/fake/thread/cross-core/size:64/idle:1s", { "wake_rtt_p50_ns", 1, true } }, /* failed */
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 
@@ -95,6 +97,9 @@ void ut_test_findings(void)
 	UT_TRUE(has_line(&f, "Pool dispatch", "process pools (cross-core), tasks/s with 1 worker: fake 5.00M"), "no dispatch line");
 	UT_TRUE(!has_line(&f, "Pool dispatch", "thread pools"), "the failed thread row made a dispatch line");
 	UT_TRUE(has_line(&f, "Creating and reaping one worker (os)", "a fork costs 20.0× a thread"), "no spawn line");
+	UT_TRUE(has_line(&f, "After 1s idle (process, cross-core), the first round trip takes: fake 300", NULL),
+	        "no wake line");
+	UT_TRUE(!has_line(&f, "After 1s idle (thread", NULL), "the failed wake row made a line");
 	UT_TRUE(!has_line(&f, "io,", NULL) && !has_line(&f, "Memory per worker", NULL) &&
 	        !has_line(&f, "shared counter", NULL), "a finding about rows that did not run");
 	/* crossover needs both modes at two grains: the thread rows lack them */

@@ -37,7 +37,7 @@ static void test_builtin(void)
 	static const struct {
 		const char *name;
 		size_t nlines;
-	} want[] = { { "ci", 4 }, { "full", 10 }, { "quick", 10 } };
+	} want[] = { { "ci", 4 }, { "full", 12 }, { "quick", 11 } };
 	char names[8][64];
 	size_t n = ipcb_suite_builtin(names, 8);
 	UT_EQ_LL(n, 3);
@@ -181,6 +181,17 @@ static void test_keys(void)
 		ipcb_suite_free(&s);
 	}
 
+	/* wake: idle gaps with units, 1 s by default */
+	if (UT_TRUE(parse("wake idle=10s,100ms\nwake\n", &s, err, sizeof err) == 0, "wake: %s", err)) {
+		UT_TRUE(s.lines[0].wl == &ipcb_workload_wake, "wake line");
+		UT_EQ_LL(s.lines[0].ngrains, 2);
+		UT_EQ_LL(s.lines[0].grains[0], 10000000);
+		UT_EQ_LL(s.lines[0].grains[1], 100000);
+		UT_EQ_LL(s.lines[1].ngrains, 1);
+		UT_EQ_LL(s.lines[1].grains[0], 1000000);
+		ipcb_suite_free(&s);
+	}
+
 	/* mechanisms=all covers every registered mechanism */
 	if (UT_TRUE(parse("stream mechanisms=all modes=all", &s, err, sizeof err) == 0, "%s", err)) {
 		UT_EQ_LL(s.lines[0].mechs, n >= 64 ? ~0ull : (1ull << n) - 1);
@@ -219,6 +230,10 @@ static void test_sizes(void)
 	UT_EQ_STR(ipcb_size_str(1 << 20, buf, sizeof buf), "1M");
 	UT_EQ_STR(ipcb_size_str(100, buf, sizeof buf), "100");
 	UT_EQ_STR(ipcb_size_str(1536, buf, sizeof buf), "1536");
+	UT_EQ_STR(ipcb_us_str(1000000, buf, sizeof buf), "1s");
+	UT_EQ_STR(ipcb_us_str(1500000, buf, sizeof buf), "1500ms");
+	UT_EQ_STR(ipcb_us_str(100000, buf, sizeof buf), "100ms");
+	UT_EQ_STR(ipcb_us_str(50, buf, sizeof buf), "50us");
 }
 
 /* "cross" becomes the nearest pair of cores each machine has, in the case
@@ -239,8 +254,27 @@ static void test_plan_cross(void)
 	        {"pack:1 l3:2 core:1 pu:1", "cross-core", NULL},
 	        {"pack:1 core:1 pu:2", NULL, NULL},
 	};
-	struct ipcb_suite s;
+	/* wake rows carry their idle gap */
 	char err[1024];
+	struct ipcb_suite w;
+	if (UT_TRUE(parse("wake mechanisms=pipe modes=process placements=cross idle=1s,250ms", &w, err, sizeof err) == 0,
+	            "%s", err)) {
+		hwloc_topology_t t;
+		if (UT_TRUE(ipcb_topo_open(&t, "core:2 pu:1", err, sizeof err) == 0, "%s", err)) {
+			struct ipcb_filter f = { 0 };
+			struct ipcb_plan p = { 0 };
+			UT_EQ_LL(ipcb_plan_build(&w, &f, t, &p), 0);
+			if (UT_TRUE(p.n == 2, "wake: %zu cases", p.n)) {
+				UT_EQ_STR(p.cases[0].name, "wake/pipe/process/cross-core/size:64/idle:1s");
+				UT_EQ_STR(p.cases[1].name, "wake/pipe/process/cross-core/size:64/idle:250ms");
+				UT_EQ_LL(p.cases[1].grain_us, 250000);
+			}
+			ipcb_plan_free(&p);
+			ipcb_topo_close(t);
+		}
+		ipcb_suite_free(&w);
+	}
+	struct ipcb_suite s;
 	if (!UT_TRUE(parse("pingpong mechanisms=pipe modes=process placements=cross sizes=64", &s, err, sizeof err) == 0,
 	             "%s", err))
 		return;
@@ -295,6 +329,10 @@ static void test_errors(void)
 	EXPECT_ERROR("stream pairs=1x1,1x1,1x1,1x1,1x1,1x1,1x1,1x1,1x1\n", "t.suite:1:", "more than 8");
 	EXPECT_ERROR("pingpong sizes\n", "t.suite:1:", "'sizes': expected key=value");
 	EXPECT_ERROR("pingpong sizes=\n", "t.suite:1:", "'sizes=': expected key=value");
+	EXPECT_ERROR("pingpong idle=1s\n", "t.suite:1:", "key 'idle' does not apply to pingpong");
+	EXPECT_ERROR("wake grains=1s\n", "t.suite:1:", "mechanisms modes placements sizes idle");
+	EXPECT_ERROR("wake idle=500us\n", "t.suite:1:", "at least 1ms");
+	EXPECT_ERROR("wake idle=soon\n", "t.suite:1:", "bad grain 'soon'");
 	EXPECT_ERROR("pingpong =64\n", "t.suite:1:", "'=64': expected key=value");
 	EXPECT_ERROR("pingpong sizes=,\n", "t.suite:1:", "sizes: empty list");
 	EXPECT_ERROR("pingpong min_time=fast\n", "t.suite:1:", "min_time 'fast'");
