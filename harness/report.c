@@ -1075,6 +1075,90 @@ static void chart_pool(struct out *o, const struct run *r, const char *wl)
 	               : "ttl='io pool: throughput vs concurrency'; xl='concurrent tasks'; yl='tasks/s'; logx=1; logy=1");
 }
 
+/* The peers a mechanism is held against, in this order, when the run has them. */
+static const char *const peer_names[] = { "pipe", "zeromq", "iceoryx", "py-mp-queue", "py-mp-pipe" };
+
+/* True for rows that are not ours: third-party libraries and reference rows. */
+static bool is_peer(const char *mech)
+{
+	return !strcmp(mech, "zeromq") || !strcmp(mech, "iceoryx") || !strncmp(mech, "py-mp-", 6);
+}
+
+/* Every mechanism and peer in processes at the headline size and placement:
+ * p50 round trip and stream msgs/s side by side, ours and the peers coloured
+ * apart, fastest round trip on top. */
+static void chart_peers(struct out *o, const struct run *r, size_t hs, const char *hp)
+{
+	const char *base = "peers", *title = "Versus peers: every mechanism beside the libraries it is compared with";
+	int idx[MAX_MECHS], n = 0, npeers = 0;
+	for (int m = 0; m < r->nmechs; m++) {
+		const struct row *pp = find(r, "pingpong", r->mechs[m], MODE_PROC, hp, hs);
+		const struct row *sp = find(r, "stream", r->mechs[m], MODE_PROC, hp, hs);
+		if (!pp && !sp)
+			continue;
+		idx[n++] = m;
+		npeers += is_peer(r->mechs[m]);
+	}
+	char sz[32];
+	if (!npeers) {
+		chart_nodata(o, base, title,
+		             "No data: this run has no peer (zeromq, iceoryx, Python multiprocessing: the pyref workload) in "
+		             "processes at %s, %s.",
+		             fmt_size(hs, sz, sizeof sz), hp);
+		return;
+	}
+	/* fastest round trip first; rows without one last */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0; j--) {
+			double a = val(find(r, "pingpong", r->mechs[idx[j - 1]], MODE_PROC, hp, hs), C_P50);
+			double b = val(find(r, "pingpong", r->mechs[idx[j]], MODE_PROC, hp, hs), C_P50);
+			if (!(isnan(a) && !isnan(b)) && !(a > b))
+				break;
+			int t = idx[j];
+			idx[j] = idx[j - 1];
+			idx[j - 1] = t;
+		}
+	FILE *f = dat_open(o, base, "per mechanism: p50 round trip (us) and stream msgs/s, processes");
+	if (!f)
+		return;
+	double lo_us = INFINITY, lo_ips = INFINITY, hi_us = 0, hi_ips = 0;
+	fputs("i name p50_us p50_label msgs_per_s rate_label peer\n", f);
+	for (int i = 0; i < n; i++) {
+		const char *mech = r->mechs[idx[i]];
+		double us = val(find(r, "pingpong", mech, MODE_PROC, hp, hs), C_P50) / 1e3;
+		double ips = val(find(r, "stream", mech, MODE_PROC, hp, hs), C_IPS);
+		char a[48], b[48];
+		fprintf(f, "%d \"%s\"", i, mech);
+		dat_val(f, us);
+		fprintf(f, " \"%s\"", isnan(us) ? "" : ipcb_fmt_ns(us * 1e3, a, sizeof a));
+		dat_val(f, ips);
+		fprintf(f, " \"%s\" %d\n", isnan(ips) ? "" : ipcb_fmt_rate(ips, "msg/s", b, sizeof b), is_peer(mech));
+		if (!isnan(us)) {
+			lo_us = fmin(lo_us, us);
+			hi_us = fmax(hi_us, us);
+		}
+		if (!isnan(ips)) {
+			lo_ips = fmin(lo_ips, ips);
+			hi_ips = fmax(hi_ips, ips);
+		}
+	}
+	fclose(f);
+	struct chart *c = chart_add(o, base, title);
+	if (!c)
+		return;
+	snprintf(c->caption, sizeof c->caption,
+	         "Processes at %s, %s, log scale. Left: pingpong p50 round trip (shorter is better); right: stream "
+	         "msgs/s, one producer → one consumer (longer is better). Blue: ipcbench's mechanisms; orange: peers — "
+	         "third-party libraries and Python's multiprocessing (reference rows). The table \"Versus peers\" gives "
+	         "the ratios.",
+	         fmt_size(hs, sz, sizeof sz), hp);
+	char vars[300];
+	snprintf(vars, sizeof vars, "n=%d; lat_lo=%g; lat_hi=%g; tp_lo=%g; tp_hi=%g", n,
+	         isinf(lo_us) ? 0.1 : pow(10, floor(log10(lo_us))), hi_us > 0 ? pow(10, ceil(log10(hi_us * 3))) : 1e6,
+	         isinf(lo_ips) ? 1 : pow(10, floor(log10(lo_ips))), hi_ips > 0 ? pow(10, ceil(log10(hi_ips * 3))) : 1e9);
+	chart_draw(o, c, "peers.gp", vars);
+}
+
 /* --- findings ----------------------------------------------------------------------- */
 
 #define MAX_FINDINGS 128 /* its own and those `ipcbench run` wrote (context "findings") */
@@ -1419,8 +1503,6 @@ static void table_rowv(struct table *t, const char *const *cells)
 	t->nrows++;
 }
 
-/* The peers a mechanism is held against, in this order, when the run has them. */
-static const char *const peer_names[] = { "pipe", "zeromq", "iceoryx", "py-mp-queue", "py-mp-pipe" };
 #define MAX_PEERS 4 /* two columns each, beside mechanism and mode: TCOLS */
 
 /*
@@ -1818,6 +1900,7 @@ static int report_one(const struct run *r, const char *outdir)
 		             "No data: this run has no successful pingpong rows (run a suite with the pingpong workload).");
 	}
 	chart_efficiency(o, r);
+	chart_peers(o, r, hs, hp);
 	chart_pool(o, r, "cpu");
 	chart_pool(o, r, "io");
 	fclose(o->replot);
