@@ -57,6 +57,43 @@ grep -q 'No data: run a suite with the cpu workload' "$run/report.md" ||
 grep -q '^## Reproduce' "$run/report.md" || fail "report.md has no Reproduce section"
 grep -q 'ipcbench run --suite quick' "$run/report.md" || fail "report.md does not give the command that made the run"
 
+grep -q 'No data: this run has no peer' "$run/report.md" ||
+  fail "report.md does not say that the peers chart has no data"
+
+# The peers chart: the fixed run plus a peer made for this test (pipe's
+# 64 B cross-core rows renamed py-mp-queue, its figures halved).
+peers=$tmp/peers
+mkdir "$peers"
+python3 - "$run/results.json" "$peers/results.json" <<'PY' || fail "could not write the peers fixture"
+import json, sys
+d = json.load(open(sys.argv[1]))
+extra = []
+for b in d["benchmarks"]:
+    for wl in ("pingpong", "stream"):
+        if b["name"] == wl + "/pipe/process/cross-core/size:64":
+            c = dict(b)
+            for k in ("name", "run_name"):
+                if k in c:
+                    c[k] = c[k].replace("/pipe/", "/py-mp-queue/")
+            for k in ("rtt_p50_ns", "items_per_second"):
+                if k in c:
+                    c[k] = c[k] * (2 if k == "rtt_p50_ns" else 0.5)
+            extra.append(c)
+assert len(extra) >= 2, "the fixed run lacks pipe's 64 B cross-core rows"
+d["benchmarks"] += extra
+json.dump(d, open(sys.argv[2], "w"))
+PY
+"$bin" report "$peers" >/dev/null || fail "ipcbench report $peers exited $?"
+for ext in svg png dat; do
+  [[ -s $peers/report/peers.$ext ]] || fail "$peers/report/peers.$ext is missing or empty"
+done
+grep -q '"py-mp-queue" [0-9.e+]* "[^"]*" [0-9.e+]* "[^"]*" 1$' "$peers/report/peers.dat" ||
+  fail "peers.dat does not mark py-mp-queue as a peer"
+grep -q '"mqueue" [0-9.e+]* "[^"]*" [0-9.e+]* "[^"]*" 0$' "$peers/report/peers.dat" ||
+  fail "peers.dat does not list mqueue as one of ours"
+grep -q '^| pipe | process | 1.00× | 1.00× | 2.00× | 2.00× |$' "$peers/report.md" ||
+  fail "report.md does not hold pipe at 2.00x its halved copy"
+
 # The data files and scripts redraw by hand.
 rm "$run/report/efficiency.svg"
 (cd "$run/report" && sh replot.sh) || fail "report/replot.sh failed"
