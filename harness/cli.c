@@ -67,7 +67,7 @@ static const char usage_run[] =
 	"                   or a path to your own .suite file; default quick\n"
 	"  --mechanism L    only these mechanisms (comma-separated; `ipcbench list mechanisms`)\n"
 	"  --workload L     only these workloads: pingpong, wake, stream, shared, cpu, io,\n"
-	"                   spawn, pyref, limit, limit/c2c, ...\n"
+	"                   spawn, pyref, zmqref, limit, limit/c2c, ...\n"
 	"  --mode L         process, thread\n"
 	"  --placement L    same-pu, smt, cross-core, cross-l3, cross-numa, cross-package, os,\n"
 	"                   cross (= the nearest of the cross-* this machine has)\n"

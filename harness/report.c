@@ -1076,12 +1076,13 @@ static void chart_pool(struct out *o, const struct run *r, const char *wl)
 }
 
 /* The peers a mechanism is held against, in this order, when the run has them. */
-static const char *const peer_names[] = { "pipe", "zeromq", "iceoryx", "py-mp-queue", "py-mp-pipe" };
+static const char *const peer_names[] = { "pipe",        "zeromq",     "zeromq-native",
+	                                  "iceoryx",     "py-mp-queue", "py-mp-pipe" };
 
 /* True for rows that are not ours: third-party libraries and reference rows. */
 static bool is_peer(const char *mech)
 {
-	return !strcmp(mech, "zeromq") || !strcmp(mech, "iceoryx") || !strncmp(mech, "py-mp-", 6);
+	return !strncmp(mech, "zeromq", 6) || !strncmp(mech, "iceoryx", 7) || !strncmp(mech, "py-mp-", 6);
 }
 
 /* Every mechanism and peer in processes at the headline size and placement:
@@ -1310,7 +1311,7 @@ static void compute_findings(const struct run *r, struct findings *fs)
 /* --- tables --------------------------------------------------------------------------- */
 
 /* A table of cells; writes markdown or HTML from the same cells. */
-#define TCOLS 10
+#define TCOLS 14
 struct table {
 	int ncols, nrows, cap;
 	char head[TCOLS][64];
@@ -1503,7 +1504,7 @@ static void table_rowv(struct table *t, const char *const *cells)
 	t->nrows++;
 }
 
-#define MAX_PEERS 4 /* two columns each, beside mechanism and mode: TCOLS */
+#define MAX_PEERS 6 /* two columns each, beside mechanism and mode: TCOLS */
 
 /*
  * Versus peers: each mechanism, in processes at the headline size and

@@ -37,6 +37,7 @@ static const struct ipcb_workload *const workloads[] = {
 	&ipcb_workload_io,
 	&ipcb_workload_spawn,
 	&ipcb_workload_pyref,
+	&ipcb_workload_zmqref,
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -275,6 +276,33 @@ static int plan_pyref(struct ipcb_plan *p, const struct ipcb_suite_line *l, unsi
 	return 0;
 }
 
+/* zmqref rows: plain libzmq round trip and stream at each size; skipped without libzmq. */
+static int plan_zmqref(struct ipcb_plan *p, const struct ipcb_suite_line *l, unsigned places,
+                       const struct resolved *rs, hwloc_topology_t topo, const struct ipcb_filter *f)
+{
+	if (!ipcb_zmqref_available())
+		return add_skip(p, "skip: zmqref (plain libzmq reference rows): ipcbench was built without libzmq "
+		                   "(apt-get install libzmq3-dev, then rebuild)");
+	for (int pl = 0; pl < IPCB_PLACE_COUNT; pl++) {
+		if (!(places & (1u << pl)) || !rs[pl].ok)
+			continue;
+		for (int r = 0; r < IPCB_ZMQREF_COUNT; r++)
+			for (unsigned si = 0; si < l->nsizes; si++) {
+				if (!size_wanted(f, l->sizes[si]))
+					continue;
+				struct ipcb_case c = { .wl = l->wl, .row = -1, .variant = r, .mode = IPCB_MODE_PROCESS,
+				                       .place = (enum ipcb_place)pl, .cpu_a = rs[pl].a, .cpu_b = rs[pl].b,
+				                       .size = l->sizes[si], .producers = 1, .consumers = 1, .topo = topo,
+				                       .min_time = l->min_time, .repetitions = l->repetitions };
+				snprintf(c.name, sizeof c.name, "%s/zeromq-native/process/%s/size:%zu",
+				         r == IPCB_ZMQREF_PINGPONG ? "pingpong" : "stream", ipcb_placement_name(pl), c.size);
+				if (add_case(p, &c))
+					return -1;
+			}
+	}
+	return 0;
+}
+
 /* cpu and io rows of one mechanism and mode: placements x grains x workers (cpu) or
  * tasks x grains x concurrency (io). Pools need IPCQ_CAP_EOF across processes and
  * IPCQ_CAP_MPMC beyond one worker (ipcq_pool_open says so too). */
@@ -422,6 +450,11 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 		}
 		if (l->wl == &ipcb_workload_pyref) {
 			if (plan_pyref(p, l, places, rs, topo, f))
+				return -1;
+			continue;
+		}
+		if (l->wl == &ipcb_workload_zmqref) {
+			if (plan_zmqref(p, l, places, rs, topo, f))
 				return -1;
 			continue;
 		}
@@ -1164,6 +1197,8 @@ static void line_summary(const struct ipcb_suite_line *l, char *buf, size_t len)
 		    l->modes & IPCB_MODE_THREAD ? "thread(pthread_create)" : "");
 	} else if (l->wl == &ipcb_workload_pyref) {
 		ADD(" rows=py-mp-queue,py-mp-pipe(pingpong,stream),py-mp-pool(empty tasks)");
+	} else if (l->wl == &ipcb_workload_zmqref) {
+		ADD(" rows=zeromq-native(pingpong: PAIR, stream: PUSH/PULL)");
 	} else {
 		uint64_t all = ipcq_mech_count() >= 64 ? ~0ull : (1ull << ipcq_mech_count()) - 1;
 		ADD(" mechanisms=");

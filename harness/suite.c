@@ -450,6 +450,7 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 	bool is_cpu = l->wl == &ipcb_workload_cpu, is_io = l->wl == &ipcb_workload_io;
 	bool is_spawn = l->wl == &ipcb_workload_spawn, is_shared = l->wl == &ipcb_workload_shared;
 	bool is_pyref = l->wl == &ipcb_workload_pyref, is_wake = l->wl == &ipcb_workload_wake;
+	bool is_zmqref = l->wl == &ipcb_workload_zmqref;
 	bool workers_given = false;
 	if (is_wake) /* one second idle: the gap the first wake-up is judged after */
 		l->grains[0] = 1000000;
@@ -462,9 +463,9 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 		*eq = 0;
 		const char *key = kv, *val = eq + 1;
 		int rc;
-		if (!strcmp(key, "mechanisms") && !is_limit && !is_spawn && !is_pyref)
+		if (!strcmp(key, "mechanisms") && !is_limit && !is_spawn && !is_pyref && !is_zmqref)
 			rc = ipcb_parse_mechs(val, &l->mechs, err, errlen);
-		else if (!strcmp(key, "modes") && !is_limit && !is_pyref)
+		else if (!strcmp(key, "modes") && !is_limit && !is_pyref && !is_zmqref)
 			rc = ipcb_parse_modes(val, &l->modes, err, errlen);
 		else if (!strcmp(key, "placements"))
 			rc = ipcb_parse_places(val, &l->places, err, errlen);
@@ -513,6 +514,7 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 			         : is_io     ? "mechanisms modes placements tasks grains concurrency"
 			         : is_spawn  ? "modes placements"
 			         : is_pyref  ? "placements sizes workers (pool)"
+			         : is_zmqref ? "placements sizes"
 			         : is_shared ? "mechanisms modes placements sizes workers"
 			         : is_wake   ? "mechanisms modes placements sizes idle"
 			                     : "mechanisms modes placements sizes");

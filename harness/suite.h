@@ -30,6 +30,7 @@
  *                         local socket answered after the grain
  *   min_time=SECONDS      per benchmark, instead of Google Benchmark's 0.5 s
  *   repetitions=N         per benchmark
+ * pyref and zmqref (reference rows) take placements and sizes (pyref: workers).
  * '#' starts a comment anywhere on a line.
  */
 #ifndef IPCB_SUITE_H

@@ -38,6 +38,9 @@ enum ipcb_pyref_row {
 	IPCB_PYREF_COUNT
 };
 
+/* Reference rows (workload "zmqref"): plain libzmq, no queue semantics. */
+enum ipcb_zmqref_row { IPCB_ZMQREF_PINGPONG = 0, IPCB_ZMQREF_STREAM, IPCB_ZMQREF_COUNT };
+
 /* Most producers or consumers a stream case may have. */
 #define IPCB_MAX_PEERS 16
 
@@ -79,6 +82,7 @@ extern const struct ipcb_workload ipcb_workload_pyref;
 extern const struct ipcb_workload ipcb_workload_cpu;
 extern const struct ipcb_workload ipcb_workload_io;
 extern const struct ipcb_workload ipcb_workload_wake;
+extern const struct ipcb_workload ipcb_workload_zmqref;
 
 /* Number of workloads, and the i-th in the table (NULL past the end). */
 size_t ipcb_workload_count(void);
@@ -101,6 +105,11 @@ const char *ipcb_pyref_workload(int r);
 const char *ipcb_pyref_script(void);
 /* True with python3's path in path when PATH has one. */
 bool ipcb_pyref_python(char *path, size_t len);
+
+/* True when ipcbench was built with libzmq (the zmqref rows can run). */
+bool ipcb_zmqref_available(void);
+/* libzmq's version ("4.3.4"), or "none" without it, in buf. */
+const char *ipcb_zmqref_version(char *buf, size_t len);
 
 /* Name of io task kind k ("sleep", "socket"), or NULL. */
 const char *ipcb_io_task_name(int k);

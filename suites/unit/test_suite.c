@@ -37,7 +37,7 @@ static void test_builtin(void)
 	static const struct {
 		const char *name;
 		size_t nlines;
-	} want[] = { { "ci", 4 }, { "full", 12 }, { "quick", 11 } };
+	} want[] = { { "ci", 4 }, { "full", 13 }, { "quick", 12 } };
 	char names[8][64];
 	size_t n = ipcb_suite_builtin(names, 8);
 	UT_EQ_LL(n, 3);
@@ -274,6 +274,23 @@ static void test_plan_cross(void)
 		}
 		ipcb_suite_free(&w);
 	}
+	/* zmqref rows stand beside the mechanisms' own (built with libzmq: ci/setup installs it) */
+	if (ipcb_zmqref_available() &&
+	    UT_TRUE(parse("zmqref placements=cross sizes=64", &w, err, sizeof err) == 0, "%s", err)) {
+		hwloc_topology_t t;
+		if (UT_TRUE(ipcb_topo_open(&t, "core:2 pu:1", err, sizeof err) == 0, "%s", err)) {
+			struct ipcb_filter f = { 0 };
+			struct ipcb_plan p = { 0 };
+			UT_EQ_LL(ipcb_plan_build(&w, &f, t, &p), 0);
+			if (UT_TRUE(p.n == 2, "zmqref: %zu cases", p.n)) {
+				UT_EQ_STR(p.cases[0].name, "pingpong/zeromq-native/process/cross-core/size:64");
+				UT_EQ_STR(p.cases[1].name, "stream/zeromq-native/process/cross-core/size:64");
+			}
+			ipcb_plan_free(&p);
+			ipcb_topo_close(t);
+		}
+		ipcb_suite_free(&w);
+	}
 	struct ipcb_suite s;
 	if (!UT_TRUE(parse("pingpong mechanisms=pipe modes=process placements=cross sizes=64", &s, err, sizeof err) == 0,
 	             "%s", err))
@@ -330,6 +347,8 @@ static void test_errors(void)
 	EXPECT_ERROR("pingpong sizes\n", "t.suite:1:", "'sizes': expected key=value");
 	EXPECT_ERROR("pingpong sizes=\n", "t.suite:1:", "'sizes=': expected key=value");
 	EXPECT_ERROR("pingpong idle=1s\n", "t.suite:1:", "key 'idle' does not apply to pingpong");
+	EXPECT_ERROR("zmqref mechanisms=pipe\n", "t.suite:1:", "key 'mechanisms' does not apply to zmqref");
+	EXPECT_ERROR("zmqref modes=thread\n", "t.suite:1:", "its keys are placements sizes");
 	EXPECT_ERROR("wake grains=1s\n", "t.suite:1:", "mechanisms modes placements sizes idle");
 	EXPECT_ERROR("wake idle=500us\n", "t.suite:1:", "at least 1ms");
 	EXPECT_ERROR("wake idle=soon\n", "t.suite:1:", "bad grain 'soon'");
