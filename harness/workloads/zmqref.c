@@ -11,8 +11,10 @@
  *    iteration is a batch, timed until the consumer acknowledges its last
  *    message on a second PUSH/PULL pair; the batch is sized in warm-up so
  *    it lasts >= 5 ms.
- * Each process makes its own context after fork (libzmq contexts do not
- * survive fork); a context's I/O thread inherits its creator's CPU. Every
+ * The child is forked before any context exists here (libzmq contexts do
+ * not survive fork, and forking beside their threads is unsafe), then each
+ * side makes its own; a context's I/O thread inherits its creator's CPU.
+ * The child's connect retries every few ms until the parent has bound. Every
  * message is checked (payload.h) and must arrive in order. The label says
  * these are a reference, not a mechanism of ours.
  */
@@ -62,9 +64,10 @@ const char *ipcb_zmqref_version(char *buf, size_t len)
 static void *zsock(void *ctx, int type, const char *ep, bool bind, char *err, size_t errlen)
 {
 	void *s = zmq_socket(ctx, type);
-	int ms = SLICE_MS, zero = 0;
+	int ms = SLICE_MS, zero = 0, retry = 2;
 	if (!s || zmq_setsockopt(s, ZMQ_RCVTIMEO, &ms, sizeof ms) || zmq_setsockopt(s, ZMQ_SNDTIMEO, &ms, sizeof ms) ||
-	    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) || (bind ? zmq_bind(s, ep) : zmq_connect(s, ep))) {
+	    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) ||
+	    zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &retry, sizeof retry) || (bind ? zmq_bind(s, ep) : zmq_connect(s, ep))) {
 		snprintf(err, errlen, "zmq %s %s: %s", bind ? "bind" : "connect", ep, zmq_strerror(zmq_errno()));
 		if (s)
 			zmq_close(s);
@@ -235,16 +238,16 @@ static void zmqref_run(ipcb_gb_state *st, const struct ipcb_case *c)
 		ipcb_fail(st, "zeromq-native: %s", err);
 		goto out;
 	}
+	if (ipcb_peer_start(&x->peer, false, c->topo, c->cpu_b, "zeromq-native", far_main, x, x->report, err,
+	                    sizeof err) != 0) {
+		ipcb_fail(st, "zeromq-native: starting the far side: %s", err);
+		goto out;
+	}
 	x->ctx = zmq_ctx_new();
 	x->sock = x->ctx ? zsock(x->ctx, x->stream ? ZMQ_PUSH : ZMQ_PAIR, x->data, true, err, sizeof err) : NULL;
 	x->back = x->sock && x->stream ? zsock(x->ctx, ZMQ_PULL, x->ack, true, err, sizeof err) : NULL;
 	if (!x->ctx || !x->sock || (x->stream && !x->back)) {
 		ipcb_fail(st, "zeromq-native: %s", x->ctx ? err : "zmq_ctx_new failed");
-		goto out;
-	}
-	if (ipcb_peer_start(&x->peer, false, c->topo, c->cpu_b, "zeromq-native", far_main, x, x->report, err,
-	                    sizeof err) != 0) {
-		ipcb_fail(st, "zeromq-native: starting the far side: %s", err);
 		goto out;
 	}
 	/* warm-up: connections made, caches warm; stream: the batch grows until it lasts BATCH_MIN_NS */
