@@ -156,6 +156,17 @@ static int reap(struct ipcb_peer *p, int options, char *why, size_t len)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
+void ipcb_peer_cause(struct ipcb_peer *p, const char *who, char *buf, size_t len)
+{
+	char how[128];
+	if (p->report && ipcb_report_failed(p->report))
+		snprintf(buf, len, "%s", p->report->msg);
+	else if (ipcb_peer_ended(p, how, sizeof how))
+		snprintf(buf, len, "the %s ended: %s", who, how);
+	else if (len)
+		buf[0] = 0;
+}
+
 bool ipcb_peer_ended(struct ipcb_peer *p, char *why, size_t len)
 {
 	if (!p->running)

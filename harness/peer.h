@@ -74,6 +74,12 @@ int ipcb_peer_fd(const struct ipcb_peer *p);
 bool ipcb_peer_ended(struct ipcb_peer *p, char *why, size_t len);
 
 /*
+ * Why the peer stopped answering, for an error row: its report's first
+ * failure, else "the <who> ended: <how>" once it has ended, else "".
+ */
+void ipcb_peer_cause(struct ipcb_peer *p, const char *who, char *buf, size_t len);
+
+/*
  * Waits at most timeout_ns for the peer to end and reaps it. Returns 0 when
  * it ended cleanly, 1 when it ended badly (why says how), -1 when it is still
  * running at the timeout (why says so).

@@ -131,13 +131,7 @@ static int echo_main(void *arg)
 /* Why the peer stopped answering, for an error row. */
 static void peer_cause(struct pp *x, char *buf, size_t len)
 {
-	char how[128];
-	if (ipcb_report_failed(x->report))
-		snprintf(buf, len, "%s", x->report->msg);
-	else if (ipcb_peer_ended(&x->peer, how, sizeof how))
-		snprintf(buf, len, "the echo %s ended: %s", x->thread ? "thread" : "process", how);
-	else
-		buf[0] = 0;
+	ipcb_peer_cause(&x->peer, x->thread ? "echo thread" : "echo process", buf, len);
 }
 
 /* Gets the echo, watching the peer while waiting. */

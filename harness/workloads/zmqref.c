@@ -136,18 +136,6 @@ out:
 	return rc;
 }
 
-/* Why the far side stopped, or "" while it runs. */
-static void far_cause(struct zx *x, char *buf, size_t len)
-{
-	char how[128];
-	if (ipcb_report_failed(x->report))
-		snprintf(buf, len, "%s", x->report->msg);
-	else if (ipcb_peer_ended(&x->peer, how, sizeof how))
-		snprintf(buf, len, "the far process ended: %s", how);
-	else
-		buf[0] = 0;
-}
-
 /* zmq_send or zmq_recv (send: len bytes of buf; recv: into buf, up to len), watching the far side. */
 static int io(struct zx *x, void *s, bool send, void *buf, size_t len, char *err, size_t errlen)
 {
@@ -157,7 +145,7 @@ static int io(struct zx *x, void *s, bool send, void *buf, size_t len, char *err
 			return n;
 		int e = zmq_errno();
 		char cause[450];
-		far_cause(x, cause, sizeof cause);
+		ipcb_peer_cause(&x->peer, "far process", cause, sizeof cause);
 		if ((e == EAGAIN || e == EINTR) && !cause[0])
 			continue;
 		snprintf(err, errlen, "%s: %s", send ? "zmq_send" : "zmq_recv", cause[0] ? cause : zmq_strerror(e));
