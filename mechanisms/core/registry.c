@@ -28,6 +28,9 @@ extern const struct ipcq_mech ipcq_mech_mqueue;
 #ifdef IPCQ_WITH_ZEROMQ
 extern const struct ipcq_mech ipcq_mech_zeromq;
 #endif
+#ifdef IPCQ_WITH_ICEORYX
+extern const struct ipcq_mech ipcq_mech_iceoryx;
+#endif
 #ifdef IPCQ_WITH_INPROC
 extern const struct ipcq_mech ipcq_mech_inproc;
 #endif
@@ -54,6 +57,9 @@ static const struct ipcq_mech *const registry[] = {
 #endif
 #ifdef IPCQ_WITH_ZEROMQ
 	&ipcq_mech_zeromq,
+#endif
+#ifdef IPCQ_WITH_ICEORYX
+	&ipcq_mech_iceoryx,
 #endif
 #ifdef IPCQ_WITH_INPROC
 	&ipcq_mech_inproc,
