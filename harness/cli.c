@@ -1,11 +1,12 @@
 /*
  * cli.c - `ipcbench` subcommands: list, topology, run, conformance,
- * report (report.c), compare (compare.c), help and version.
+ * agent (netpeer.c), report (report.c), compare (compare.c), help and version.
  *
  * Sections: help texts; list; topology; conformance; run; main.
  */
 #include "cli.h"
 #include "compare.h"
+#include "netpeer.h"
 #include "report.h"
 #include "runner.h"
 
@@ -29,6 +30,7 @@ static const char usage_main[] =
 	"  list [mechanisms|workloads|placements|suites]   what can be measured\n"
 	"  topology                     this machine and the CPUs each placement uses\n"
 	"  run [options]                run a benchmark suite (default: quick)\n"
+	"  agent [--listen ADDR[:PORT]] serve the far endpoint of `run --peer` rows on this host\n"
 	"  conformance [--mechanism L]  the conformance battery (ipcq-conformance)\n"
 	"  report DIR                   charts, report.md and index.html from a results folder\n"
 	"  report --compare A B         two runs on the same charts\n"
@@ -57,7 +59,7 @@ static const char usage_topology[] =
 static const char usage_run[] =
 	"usage: ipcbench run [--suite quick|full|ci|FILE] [--mechanism L] [--workload L]\n"
 	"                    [--mode L] [--placement L] [--size L] [--out DIR]\n"
-	"                    [--repetitions N] [--benchmark_* ...]\n"
+	"                    [--repetitions N] [--peer ADDR[:PORT]] [--benchmark_* ...]\n"
 	"\n"
 	"Runs a suite and writes DIR/<UTC time>/results.json (Google Benchmark's JSON,\n"
 	"the environment in its context), results.csv, and DIR/latest -> that folder.\n"
@@ -74,6 +76,12 @@ static const char usage_run[] =
 	"  --size L         message sizes: 8, 64, 4K (=4KiB), 1M (=1MiB)\n"
 	"  --out DIR        results root (default ./results)\n"
 	"  --repetitions N  repeat each benchmark N times (mean, median, stddev, cv rows)\n"
+	"  --peer ADDR[:PORT]  run the suite's pingpong and stream rows (1x1) over TCP\n"
+	"                   against `ipcbench agent` at ADDR (port 45901 by default), which\n"
+	"                   runs the far endpoint on its host: rows are named\n"
+	"                   <workload>/tcp/peer/<ADDR>/size:<bytes>, labelled with the agent's\n"
+	"                   host and CPU; results.json gets its environment as context \"peer\".\n"
+	"                   Only those rows run; --mode and --placement do not apply.\n"
 	"  --benchmark_*    Google Benchmark's own flags, e.g. --benchmark_filter=REGEX,\n"
 	"                   --benchmark_min_time=0.2, --benchmark_enable_random_interleaving=true,\n"
 	"                   --benchmark_format=console|json|csv (then its table is printed too),\n"
@@ -270,6 +278,14 @@ static int cmd_conformance(int argc, char **argv)
 
 /* --- run ------------------------------------------------------------------------- */
 
+static size_t mech_index(const ipcq_mech *m)
+{
+	size_t i = 0;
+	while (i < ipcq_mech_count() && ipcq_mech_at(i) != m)
+		i++;
+	return i;
+}
+
 /* Takes "--opt VALUE" or "--opt=VALUE"; advances *i. */
 static const char *opt_value(int argc, char **argv, int *i, const char *opt)
 {
@@ -343,6 +359,8 @@ static int cmd_run(int argc, char **argv, char *prog)
 			rc = ipcb_parse_sizes(v, f->sizes, &f->nsizes, err, sizeof err), f->have_sizes = true;
 		else if ((v = opt_value(argc, argv, &i, "--out")))
 			o.out_root = v;
+		else if ((v = opt_value(argc, argv, &i, "--peer")))
+			o.peer = v;
 		else if ((v = opt_value(argc, argv, &i, "--repetitions"))) {
 			char *end;
 			long n = strtol(v, &end, 10);
@@ -363,6 +381,16 @@ static int cmd_run(int argc, char **argv, char *prog)
 			fprintf(stderr, "ipcbench run: %s\n", err);
 			return 2;
 		}
+	}
+	if (o.peer && (f->have_modes || f->have_places)) {
+		fprintf(stderr, "ipcbench run: --mode and --placement do not apply to --peer rows (the agent's "
+		                "endpoint is a process on its host; pin it there with `ipcbench agent --cpu N`)\n");
+		return 2;
+	}
+	const ipcq_mech *tcp = ipcq_mech_find("tcp");
+	if (o.peer && f->have_mechs && !(tcp && (f->mechs & (1ull << mech_index(tcp))))) {
+		fprintf(stderr, "ipcbench run: --peer rows are tcp rows: --mechanism must include tcp\n");
+		return 2;
 	}
 	if (o.out_root && !*o.out_root) {
 		fprintf(stderr, "ipcbench run: --out needs a folder\n");
@@ -399,6 +427,8 @@ int ipcb_cli_main(int argc, char **argv)
 		return cmd_topology(argc, argv);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc, argv, prog);
+	if (!strcmp(cmd, "agent"))
+		return ipcb_agent_main(argc, argv);
 	if (!strcmp(cmd, "conformance"))
 		return cmd_conformance(argc, argv);
 	if (!strcmp(cmd, "report"))

@@ -9,6 +9,7 @@
 #include "findings.h"
 #include "units.h"
 #include "env.h"
+#include "netpeer.h"
 #include "wlutil.h"
 
 #include "stats.h"
@@ -546,6 +547,49 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 	return 0;
 }
 
+/*
+ * --peer: the suite's pingpong and stream rows (1x1) with the far endpoint on
+ * the agent: <workload>/tcp/peer/<host>/size:<bytes>. This side is unpinned;
+ * the agent pins its endpoint or not, and says which (the row's label).
+ */
+static int plan_peer(const struct ipcb_suite *s, const struct ipcb_filter *f, const char *peer, const char *host,
+                     hwloc_topology_t topo, struct ipcb_plan *p)
+{
+	for (size_t li = 0; li < s->nlines; li++) {
+		const struct ipcb_suite_line *l = &s->lines[li];
+		if (f->have_workloads && !(f->workloads & (1u << workload_index(l->wl))))
+			continue;
+		if (l->wl != &ipcb_workload_pingpong && l->wl != &ipcb_workload_stream) {
+			if (add_skip(p, "skip: %s rows with --peer: only pingpong and stream have a far endpoint an agent runs",
+			             l->wl->name))
+				return -1;
+			continue;
+		}
+		for (unsigned pi = 0; pi < l->npairs; pi++) {
+			if (l->pairs[pi].producers != 1 || l->pairs[pi].consumers != 1) {
+				if (add_skip(p, "skip: stream %ux%u with --peer: one producer and one consumer only",
+				             l->pairs[pi].producers, l->pairs[pi].consumers))
+					return -1;
+				continue;
+			}
+			for (unsigned si = 0; si < l->nsizes; si++) {
+				if (!size_wanted(f, l->sizes[si]))
+					continue;
+				struct ipcb_case c = {
+					.wl = l->wl, .mech = ipcq_mech_find("tcp"), .row = -1, .mode = IPCB_MODE_PROCESS,
+					.place = IPCB_PLACE_OS, .cpu_a = -1, .cpu_b = -1, .size = l->sizes[si],
+					.producers = 1, .consumers = 1, .topo = topo, .min_time = l->min_time,
+					.repetitions = l->repetitions, .peer = peer,
+				};
+				snprintf(c.name, sizeof c.name, "%s/tcp/peer/%.120s/size:%zu", l->wl->name, host, c.size);
+				if (add_case(p, &c))
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 void ipcb_plan_free(struct ipcb_plan *p)
 {
 	free(p->cases);
@@ -965,7 +1009,10 @@ static void bench_fn(ipcb_gb_state *st, void *arg)
 {
 	const struct ipcb_case *c = arg;
 	ipcb_case_started(c);
-	c->wl->run(st, c);
+	if (c->peer)
+		ipcb_peer_run(st, c);
+	else
+		c->wl->run(st, c);
 }
 
 /* "cross-core=0,1 same-pu=0,0 ..." and the CPUs used, for the context. */
@@ -1017,7 +1064,14 @@ int ipcb_run(const struct ipcb_run_opts *o)
 		rc = 1;
 		goto out;
 	}
-	if (ipcb_plan_build(&suite, &o->filter, topo, &plan) != 0) {
+	char peer_host[256];
+	if (o->peer && ipcb_peer_connect_env(o->peer, peer_host, sizeof peer_host, err, sizeof err) != 0) {
+		fprintf(stderr, "ipcbench run: --peer %s: %s\n", o->peer, err);
+		rc = 1;
+		goto out;
+	}
+	if (o->peer ? plan_peer(&suite, &o->filter, o->peer, peer_host, topo, &plan) != 0
+	            : ipcb_plan_build(&suite, &o->filter, topo, &plan) != 0) {
 		fprintf(stderr, "ipcbench run: out of memory while planning\n");
 		rc = 1;
 		goto out;
@@ -1072,6 +1126,8 @@ int ipcb_run(const struct ipcb_run_opts *o)
 		ipcb_env_set(env, "placements", places);
 		ipcb_env_set(env, "suite", suite.name);
 		ipcb_env_set(env, "sigpipe", "ignored; queues opened with IPCQ_SIGPIPE_IGNORED");
+		if (o->peer) /* the agent's own environment goes in as context "peer" after the run */
+			ipcb_env_set(env, "peer_address", o->peer);
 		const char *delay; /* a run slowed on purpose must say so in its results */
 		if (ipcb_test_delay_check(&delay, err, sizeof err) != 0)
 			fprintf(stderr, "ipcbench run: %s (ignored)\n", err);
@@ -1138,6 +1194,10 @@ int ipcb_run(const struct ipcb_run_opts *o)
 	}
 	rc = 0;
 	if (clean_json_names(json, err, sizeof err) != 0) {
+		fprintf(stderr, "ipcbench run: %s\n", err);
+		rc = 1;
+	}
+	if (o->peer && ipcb_peer_amend(json, o->peer, err, sizeof err) != 0) {
 		fprintf(stderr, "ipcbench run: %s\n", err);
 		rc = 1;
 	}

@@ -45,6 +45,7 @@ struct ipcb_run_opts {
 	bool gb_display;        /* the user chose --benchmark_format: leave Google Benchmark's output on stdout */
 	bool gb_min_time;       /* --benchmark_min_time given: it beats the suite's min_time */
 	bool gb_repetitions;    /* --benchmark_repetitions given: it beats the suite's repetitions */
+	const char *peer;       /* ADDR[:PORT] of an `ipcbench agent`: run pingpong/stream rows against it */
 	const char *command;    /* the command line as typed, shell-quoted: context "command" (report's reproduce line) */
 };
 

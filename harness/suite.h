@@ -11,7 +11,8 @@
  *
  * The first word names a workload; the rest are key=value with
  * comma-separated values. Keys and their defaults:
- *   mechanisms=all        registered mechanism names, or all
+ *   mechanisms=all        registered mechanism names, or all; -NAME leaves one
+ *                         out again (all,-tcp), and a NAME not built in is ignored
  *   modes=process,thread  process and/or thread
  *   placements=cross      cross: the nearest of cross-core, cross-l3, cross-numa,
  *                         cross-package this machine has; or same-pu smt cross-core

@@ -61,6 +61,7 @@ struct ipcb_case {
 	double min_time;          /* > 0: the suite line's min_time */
 	int repetitions;          /* > 0: the suite line's repetitions */
 	hwloc_topology_t topo;    /* for binding */
+	const char *peer;         /* ADDR[:PORT] of an agent running the far endpoint (run --peer), or NULL */
 	size_t index, total;      /* position in the run, for the progress line */
 	char name[192];
 };

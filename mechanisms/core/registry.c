@@ -22,6 +22,9 @@ extern const struct ipcq_mech ipcq_mech_pipe;
 #ifdef IPCQ_WITH_SOCKETPAIR
 extern const struct ipcq_mech ipcq_mech_socketpair;
 #endif
+#ifdef IPCQ_WITH_TCP
+extern const struct ipcq_mech ipcq_mech_tcp;
+#endif
 #ifdef IPCQ_WITH_MQUEUE
 extern const struct ipcq_mech ipcq_mech_mqueue;
 #endif
@@ -45,6 +48,9 @@ static const struct ipcq_mech *const registry[] = {
 #endif
 #ifdef IPCQ_WITH_SOCKETPAIR
 	&ipcq_mech_socketpair,
+#endif
+#ifdef IPCQ_WITH_TCP
+	&ipcq_mech_tcp,
 #endif
 #ifdef IPCQ_WITH_MQUEUE
 	&ipcq_mech_mqueue,

@@ -37,7 +37,7 @@ static void test_builtin(void)
 	static const struct {
 		const char *name;
 		size_t nlines;
-	} want[] = { { "ci", 4 }, { "full", 13 }, { "quick", 12 } };
+	} want[] = { { "ci", 4 }, { "full", 13 }, { "quick", 14 } };
 	char names[8][64];
 	size_t n = ipcb_suite_builtin(names, 8);
 	UT_EQ_LL(n, 3);
@@ -196,6 +196,16 @@ static void test_keys(void)
 	if (UT_TRUE(parse("stream mechanisms=all modes=all", &s, err, sizeof err) == 0, "%s", err)) {
 		UT_EQ_LL(s.lines[0].mechs, n >= 64 ? ~0ull : (1ull << n) - 1);
 		UT_EQ_LL(s.lines[0].modes, IPCB_MODE_PROCESS | IPCB_MODE_THREAD);
+		ipcb_suite_free(&s);
+	}
+
+	/* all,-pipe: every mechanism but pipe; a name this build lacks is already out */
+	if (UT_TRUE(parse("stream mechanisms=all,-pipe,-carrier-pigeon", &s, err, sizeof err) == 0, "%s", err)) {
+		uint64_t all = n >= 64 ? ~0ull : (1ull << n) - 1;
+		size_t pipe = 0;
+		while (pipe < n && strcmp(ipcq_mech_name(ipcq_mech_at(pipe)), "pipe"))
+			pipe++;
+		UT_EQ_LL(s.lines[0].mechs, pipe < n ? all & ~(1ull << pipe) : all);
 		ipcb_suite_free(&s);
 	}
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# tcp-endpoint.sh CONFORMANCE - a slice of the battery on tcp endpoints other
+# than the default tcp://127.0.0.1:0, given through $IPCQ_TCP_ENDPOINT: a host
+# name, IPv6 loopback (where this host has it) and a fixed port opened again and
+# again (SO_REUSEADDR past TIME_WAIT). A malformed endpoint must fail the open,
+# which shows the variable is read at all.
+set -euo pipefail
+bin=$1
+run() {
+  IPCQ_TCP_ENDPOINT=$1 "$bin" --mechanism tcp --test "$2"
+}
+if IPCQ_TCP_ENDPOINT=tcp://127.0.0.1 "$bin" --mechanism tcp --test round_trip >/dev/null 2>&1; then
+  echo "tcp-endpoint.sh: tcp://127.0.0.1 (no port) was accepted; is IPCQ_TCP_ENDPOINT ignored?" >&2
+  exit 1
+fi
+for t in round_trip fifo_order mpmc_4x4 eof_after_drain_child put_dead_consumer_broken_sigign; do
+  run tcp://localhost:0 "$t"
+done
+port=$((20000 + RANDOM % 40000))
+for t in round_trip fifo_order fork_with_pending_items; do
+  run "tcp://127.0.0.1:$port" "$t"
+done
+if [[ -r /proc/net/if_inet6 ]] && grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6; then
+  for t in round_trip mpmc_4x4; do
+    run 'tcp://[::1]:0' "$t"
+  done
+else
+  echo "tcp-endpoint.sh: no IPv6 loopback here; tcp://[::1]:0 not tried"
+fi
