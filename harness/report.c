@@ -148,9 +148,13 @@ static bool parse_name(struct row *w)
 		for (int m = 0; m < MODE_N; m++)
 			if (!strcmp(seg[2], mode_names[m]))
 				w->mode = m;
+		/* <wl>/tcp/peer/<address>/...: processes on two hosts, placed as "peer:<address>" */
+		bool peer = w->mode < 0 && !strcmp(seg[2], "peer");
+		if (peer)
+			w->mode = MODE_PROC;
 		if (w->mode < 0)
 			return false;
-		snprintf(w->place, sizeof w->place, "%s", seg[3]);
+		snprintf(w->place, sizeof w->place, "%s%s", peer ? "peer:" : "", seg[3]);
 		first_kv = 4;
 	}
 	for (int i = first_kv; i < n; i++) {
