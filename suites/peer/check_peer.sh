@@ -88,6 +88,9 @@ print("check_peer.sh: short run: %s" % "; ".join(
     "%s %s" % (r["name"], "p50 %.1f us" % (r["rtt_p50_ns"] / 1e3) if "rtt_p50_ns" in r else
                "%.0f msg/s" % r["items_per_second"]) for r in rows))
 PY
+# The report takes a peer run: its rows stand at placement peer:<address>.
+"$bin" report "$tmp/r1/latest" >"$tmp/report.log" 2>&1 || { cat "$tmp/report.log" >&2; fail "ipcbench report on the peer run"; }
+grep -q "peer:$net.2" "$tmp/r1/latest/report.md" || fail "report.md does not place the rows at peer:$net.2"
 
 # 2. The agent killed mid-run: the driver reports it on the row and goes on.
 rc=0
