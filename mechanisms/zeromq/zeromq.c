@@ -554,8 +554,16 @@ static int zq_socket(struct zeromq *q, void **out)
 		p->socks = v;
 		p->capsocks = cap;
 	}
-	int zero = 0;
-	if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 || zmq_connect(s, q->endpoint) != 0) {
+	/*
+	 * Both first process the socket's pending commands, a wait a signal can
+	 * interrupt (EINTR) before they do anything: then they are simply retried.
+	 */
+	int zero = 0, r;
+	while ((r = zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero)) != 0 && zmq_errno() == EINTR)
+		;
+	while (r == 0 && (r = zmq_connect(s, q->endpoint)) != 0 && zmq_errno() == EINTR)
+		;
+	if (r != 0) {
 		rc = ipcq__sys(errno, "zeromq: connecting to %s", q->endpoint);
 		zmq_close(s);
 		goto out;
