@@ -634,23 +634,24 @@ enum { WAIT_REPLY, WAIT_DEADLINE, WAIT_WATCH };
  * the reply it gave either way (nil when it timed out or was cancelled).
  */
 static int conn_block_once(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
-                           int watch_fd, redisReply **out, int *why);
+                           int watch_fd, int64_t chunk_ms, redisReply **out, int *why);
 
+/* chunk_ms: the longest server-side wait (REDIS_CHUNK_MS, or less where something must be looked at again). */
 static int conn_block(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
-                      int watch_fd, redisReply **out, int *why)
+                      int watch_fd, int64_t chunk_ms, redisReply **out, int *why)
 {
-	int rc = conn_block_once(e, c, argc, argv, dl, watch_fd, out, why);
+	int rc = conn_block_once(e, c, argc, argv, dl, watch_fd, chunk_ms, out, why);
 	c->bad |= rc != IPCQ_OK;
 	return rc;
 }
 
 static int conn_block_once(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
-                           int watch_fd, redisReply **out, int *why)
+                           int watch_fd, int64_t chunk_ms, redisReply **out, int *why)
 {
 	int64_t left = ipcq__remaining_ns(dl);
-	int64_t ms = left < 0 ? REDIS_CHUNK_MS : (left + 999999) / 1000000;
-	if (ms > REDIS_CHUNK_MS)
-		ms = REDIS_CHUNK_MS;
+	int64_t ms = left < 0 ? chunk_ms : (left + 999999) / 1000000;
+	if (ms > chunk_ms)
+		ms = chunk_ms;
 	if (ms < 1)
 		ms = 1; /* 0 would mean forever */
 	char secs[32];
@@ -1039,6 +1040,20 @@ static void redis_close(void *st)
 	let_go(&q->life, &q->have_life, &q->ep, IPCQ_PRODUCER | IPCQ_CONSUMER, q->list, q->room);
 }
 
+/* capacity and max_msg from cfg; LIMIT when Redis cannot hold a message that large. */
+static int redis_sizes(struct redis *q, const ipcq_config *cfg)
+{
+	q->capacity = cfg->capacity;
+	q->max_msg = cfg->max_msg;
+	snprintf(q->cap_arg, sizeof q->cap_arg, "%zu", cfg->capacity);
+	if (cfg->max_msg > 512u * 1024 * 1024)
+		return ipcq__fail(IPCQ_LIMIT, EMSGSIZE,
+		                  "redis: max_msg %zu exceeds Redis's largest string (proto-max-bulk-len, 512 MiB "
+		                  "by default); use a smaller max_msg",
+		                  cfg->max_msg);
+	return IPCQ_OK;
+}
+
 static int redis_open(void *st, const ipcq_config *cfg)
 {
 	struct redis *q = st;
@@ -1048,14 +1063,8 @@ static int redis_open(void *st, const ipcq_config *cfg)
 		return rc;
 	snprintf(q->list, sizeof q->list, "%s:q", prefix);
 	snprintf(q->room, sizeof q->room, "%s:r", prefix);
-	q->capacity = cfg->capacity;
-	q->max_msg = cfg->max_msg;
-	snprintf(q->cap_arg, sizeof q->cap_arg, "%zu", cfg->capacity);
-	if (cfg->max_msg > 512u * 1024 * 1024)
-		return ipcq__fail(IPCQ_LIMIT, EMSGSIZE,
-		                  "redis: max_msg %zu exceeds Redis's largest string (proto-max-bulk-len, 512 MiB "
-		                  "by default); use a smaller max_msg",
-		                  cfg->max_msg);
+	if ((rc = redis_sizes(q, cfg)) != IPCQ_OK)
+		return rc;
 	if ((q->ep = endpoint_open(cfg, &rc)) == NULL)
 		return rc;
 	if ((rc = ipcq__life_open(&q->life)) != IPCQ_OK)
@@ -1099,7 +1108,7 @@ static int redis_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 		/* Full: sleep on the room list until a get frees a slot, dl, or the last consumer goes. */
 		const char *argv[] = { "BLPOP", q->room, NULL };
 		int why;
-		rc = conn_block(q->ep, c, 3, argv, dl, ipcq__life_fd(&q->life, IPCQ_CONSUMER), &r, &why);
+		rc = conn_block(q->ep, c, 3, argv, dl, ipcq__life_fd(&q->life, IPCQ_CONSUMER), REDIS_CHUNK_MS, &r, &why);
 		if (rc != IPCQ_OK)
 			break;
 		freeReplyObject(r);
@@ -1177,7 +1186,7 @@ static int redis_wait_ready(struct redis *q, struct rconn *c, ipcq_deadline dl, 
 	const char *argv[] = { "BLMOVE", q->list, q->list, "LEFT", "LEFT", NULL };
 	redisReply *r = NULL;
 	int why;
-	int rc = conn_block(q->ep, c, 6, argv, dl, ipcq__life_fd(&q->life, IPCQ_PRODUCER), &r, &why);
+	int rc = conn_block(q->ep, c, 6, argv, dl, ipcq__life_fd(&q->life, IPCQ_PRODUCER), REDIS_CHUNK_MS, &r, &why);
 	if (rc != IPCQ_OK)
 		return rc;
 	if (r->type == REDIS_REPLY_ERROR)
@@ -1201,7 +1210,8 @@ static int redis_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline
 			const char *argv[] = { "BLPOP", q->list, NULL };
 			redisReply *r = NULL;
 			int why;
-			rc = conn_block(q->ep, c, 3, argv, dl, ipcq__life_fd(&q->life, IPCQ_PRODUCER), &r, &why);
+			rc = conn_block(q->ep, c, 3, argv, dl, ipcq__life_fd(&q->life, IPCQ_PRODUCER), REDIS_CHUNK_MS, &r,
+			                &why);
 			if (rc != IPCQ_OK)
 				break;
 			bool got = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
