@@ -31,15 +31,16 @@ typedef void (*ct_fn)(const struct ct_ctx *c);
 /*
  * One row of the battery: run fn against every mechanism having all of caps;
  * where it lacks one, CUnit reports the test inactive. avail, when set, says
- * whether this machine lets the test observe what it checks (false: inactive,
- * with the reason printed), and runs in a throw-away child.
+ * whether this machine (and its set-up for mechanism m: a server to reach,
+ * say) lets the test observe what it checks (false: inactive, with the
+ * reason printed), and runs in a throw-away child, once per mechanism.
  */
 struct ct_test {
 	const char *name;
 	unsigned caps;
 	ct_fn fn;
 	const char *summary;
-	bool (*avail)(char *why, size_t cap);
+	bool (*avail)(const ipcq_mech *m, char *why, size_t cap);
 };
 
 /* The battery, in run order (tests.c). */

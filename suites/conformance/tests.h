@@ -119,6 +119,6 @@ CT_TESTS(CT_DECLARE)
 #undef CT_DECLARE
 
 /* Availability probe: /dev/shm and the mqueue names can be listed. */
-bool t_names_listable(char *why, size_t cap);
+bool t_names_listable(const ipcq_mech *m, char *why, size_t cap);
 
 #endif /* IPCQ_CONFORMANCE_TESTS_H */
