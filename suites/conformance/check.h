@@ -177,6 +177,12 @@ void ct_wait_sleeping(const struct ct_actor *a);
 /* Waits (5 s at most) until *flag becomes nonzero. */
 void ct_wait_flag(atomic_int *flag);
 
+/*
+ * Runner use only: `ipcq-conformance --named-peer ...` runs this instead of
+ * the battery: a process unrelated to the test (spawned, not forked) that
+ * opens a queue by name and follows steps (tests_named.c).
+ */
+int ct_named_peer_main(int argc, char **argv);
 /* Runner use only: sets up reporting to report_fd and the actor table in a new test process. */
 void ct__child_begin(int report_fd);
 /* Kills and reaps actors the test left behind; reports them as a failure. */

@@ -403,6 +403,8 @@ int main(int argc, char **argv)
 {
 	const char *filter = NULL, *mechs = NULL;
 	bool list = false;
+	if (argc > 1 && !strcmp(argv[1], "--named-peer"))
+		return ct_named_peer_main(argc - 2, argv + 2);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
