@@ -299,6 +299,15 @@ void t_named_bad_names_inval(const struct ct_ctx *c)
 	}
 }
 
+void t_named_pipe_inval(const struct ct_ctx *c)
+{
+	ipcq_config cfg = { .name = "ct.pipe" };
+	ipcq_conn *a = NULL, *b = NULL;
+	CT_ST(ipcq_pipe(c->mech, &cfg, true, &a, &b), IPCQ_INVAL, NULL);
+	CT_TRUE(a == NULL && b == NULL, "a failed ipcq_pipe left an end set");
+	CT_ST(ipcq_pipe(c->mech, &cfg, false, &a, &b), IPCQ_INVAL, NULL);
+}
+
 void t_named_config_mismatch_inval(const struct ct_ctx *c)
 {
 	char name[64];
