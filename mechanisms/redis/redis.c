@@ -2294,7 +2294,7 @@ const struct ipcq_mech ipcq_mech_redis = {
 	.summary = "Redis list (hiredis): bounded push and peek-then-pop in Lua, BLPOP waits; shared values "
 	           "in hashes; a private server when no endpoint is given",
 	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN |
-	        IPCQ_CAP_BOUNDED | IPCQ_CAP_SHARED | IPCQ_CAP_HUGE,
+	        IPCQ_CAP_BOUNDED | IPCQ_CAP_SHARED | IPCQ_CAP_HUGE | IPCQ_CAP_NAMED,
 	.default_capacity = REDIS_DEFAULT_CAPACITY,
 	.default_max_msg = REDIS_DEFAULT_MAX_MSG,
 	.shared_open = redis_shared_open,
