@@ -1966,10 +1966,12 @@ static int named_get(struct redis *q, struct rconn *c, void *buf, size_t cap, si
 		           : conn_block(q->ep, c, 6, peek, dl, -1, q->chunk_ms, &r, &why);
 		if (rc != IPCQ_OK)
 			return rc;
-		bool got = whole && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-		           r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, q->list) &&
+		bool token = whole && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		             r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, q->wake);
+		bool got = whole && !token && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 		           r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len <= cap;
-		if (r->type == REDIS_REPLY_ERROR)
+		/* Anything else but a wake-up token or nothing (nil, a peek) is out of step: say so, drop nothing silently. */
+		if (r->type == REDIS_REPLY_ERROR || (whole && !token && !got && r->type != REDIS_REPLY_NIL))
 			rc = reply_error(q->ep, whole ? "BLPOP" : "BLMOVE (Redis 6.2 or later is needed)", r);
 		else if (got)
 			rc = redis_deliver(r->element[1], buf, len);
