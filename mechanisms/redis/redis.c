@@ -28,7 +28,8 @@
  * Named queues (cfg.name set, IPCQ_CAP_NAMED): any process, on any host,
  * that opens the same name on the same server shares the queue, so nothing
  * inherited can say who holds a role; leases in Redis do. The rules:
- *  - A name is 1 to 64 characters from A-Z a-z 0-9 . _ -; its keys are
+ *  - A name is 1 to 200 characters from A-Z a-z 0-9 . _ -, not starting
+ *    with '.' (the rule shmring's names follow too); its keys are
  *    ipcq:{NAME}:* (q list, r room, m config, p/c leases, e EOF wake-up).
  *  - It needs an endpoint (cfg.endpoint or $IPCQ_REDIS_ENDPOINT), else
  *    INVAL: the private server is reachable from its own process tree only.
@@ -105,7 +106,7 @@
 #define REDIS_IO_NS (10 * 1000000000LL)
 /* Longest server-side wait of one blocking command; we cancel sooner at our deadline. */
 #define REDIS_CHUNK_MS 1000
-#define REDIS_KEY_MAX 96
+#define REDIS_KEY_MAX 224 /* ipcq:{NAME}:q with a 200-byte name */
 #define REDIS_DEFAULT_CAPACITY 1024u
 #define REDIS_DEFAULT_MAX_MSG (64u * 1024)
 
@@ -1419,7 +1420,7 @@ static int redis_release(void *st, unsigned roles)
  * list, so EOF is decided atomically, and no two hosts' clocks are compared.
  * (A key per lease with PX would need a scan to answer that question.)
  */
-#define REDIS_NAME_MAX 64
+#define REDIS_NAME_MAX 200
 #define REDIS_LEASE_DEFAULT_MS 3000
 #define REDIS_LEASE_MIN_MS 30
 #define REDIS_LEASE_MAX_MS 3600000
@@ -1702,12 +1703,17 @@ static int named_check_name(const char *name)
 	if (n == 0 || n > REDIS_NAME_MAX)
 		return ipcq__fail(IPCQ_INVAL, EINVAL,
 		                  "redis: queue name \"%.*s%s\" is %zu bytes long; a name is 1 to %d characters from "
-		                  "A-Z a-z 0-9 . _ - (its keys are ipcq:{NAME}:*)",
+		                  "A-Z a-z 0-9 . _ -, not starting with '.' (its keys are ipcq:{NAME}:*)",
 		                  (int)(good < 40 ? good : 40), name, n > 40 ? "..." : "", n, REDIS_NAME_MAX);
+	if (name[0] == '.')
+		return ipcq__fail(IPCQ_INVAL, EINVAL,
+		                  "redis: queue name \"%.40s\" starts with '.'; a name is 1 to %d characters from "
+		                  "A-Z a-z 0-9 . _ -, not starting with '.'",
+		                  name, REDIS_NAME_MAX);
 	if (good < n)
 		return ipcq__fail(IPCQ_INVAL, EINVAL,
 		                  "redis: queue name \"%.*s...\": byte %zu (0x%02x) is not allowed; a name is 1 to %d "
-		                  "characters from A-Z a-z 0-9 . _ - (its keys are ipcq:{NAME}:*)",
+		                  "characters from A-Z a-z 0-9 . _ -, not starting with '.' (its keys are ipcq:{NAME}:*)",
 		                  (int)good, name, good + 1, (unsigned char)name[good], REDIS_NAME_MAX);
 	return IPCQ_OK;
 }

@@ -79,10 +79,10 @@
 	X(put_after_release_producer_closed, 0, NULL, "put after release(PRODUCER) is CLOSED; get still works") \
 	X(get_after_release_consumer_closed, 0, NULL, "get/poll after release(CONSUMER) are CLOSED")         \
 	/* opened by name, by processes that share no ancestry (tests_named.c) */                          \
-	X(named_bad_names_inval, IPCQ_CAP_NAMED, NULL, "empty, overlong, blank and control-character names: INVAL naming the name") \
+	X(named_bad_names_inval, IPCQ_CAP_NAMED, NULL, "empty, 300-byte, blank, control-character, leading-dot and slashed names: INVAL naming the name") \
 	X(named_pipe_inval, IPCQ_CAP_NAMED, NULL, "ipcq_pipe with a name is INVAL: both directions would be one queue") \
-	X(named_config_mismatch_inval, IPCQ_CAP_NAMED, t_named_usable, "a second open with another capacity or max_msg: INVAL naming both; the same: one queue") \
-	X(named_gone_after_last_close, IPCQ_CAP_NAMED, t_named_usable, "after the last close the name opens afresh: empty, any config") \
+	X(named_config_mismatch_inval, IPCQ_CAP_NAMED, t_named_usable, "a second open with another capacity or max_msg: INVAL naming the one in force; the same: one queue") \
+	X(named_gone_after_last_close, IPCQ_CAP_NAMED, t_named_usable, "a 200-byte name opens; after the last close a name opens afresh: empty, any config") \
 	X(named_two_processes, IPCQ_CAP_NAMED | IPCQ_CAP_EOF, t_named_usable, "an unrelated process gets 300 through capacity 4, then EOF; and puts 300 back") \
 	X(named_fork_child_holds, IPCQ_CAP_NAMED | IPCQ_CAP_EOF | CT_PROC, t_named_usable, "a forked child holds the producer role at once: the parent's release is no EOF") \
 	X(named_released_producer_eof, IPCQ_CAP_NAMED | IPCQ_CAP_EOF, t_named_usable, "an unrelated producer's release (still alive): drain, then EOF, and it stays") \

@@ -285,7 +285,7 @@ void t_named_bad_names_inval(const struct ct_ctx *c)
 	char longname[301];
 	memset(longname, 'x', 300);
 	longname[300] = '\0';
-	const char *bad[] = { "", longname, "white space", "new\nline", "tab\tname" };
+	const char *bad[] = { "", longname, "white space", "new\nline", "tab\tname", ".dot", "a/b" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ipcq_config cfg = { .name = bad[i] };
 		ipcq *q = (ipcq *)&cfg;
@@ -316,11 +316,11 @@ void t_named_config_mismatch_inval(const struct ct_ctx *c)
 	ipcq_config cfg = { .name = name, .capacity = 8, .max_msg = 128 };
 	CT_ST(ipcq_open(c->mech, &cfg, &b), IPCQ_INVAL, NULL);
 	const char *msg = ipcq_errmsg(NULL);
-	CT_TRUE(strstr(msg, "4") && strstr(msg, "8"), "the message does not name both capacities: \"%s\"", msg);
+	CT_TRUE(strstr(msg, "4") != NULL, "the message does not name the capacity in force (4): \"%s\"", msg);
 	cfg = (ipcq_config){ .name = name, .capacity = 4, .max_msg = 256 };
 	CT_ST(ipcq_open(c->mech, &cfg, &b), IPCQ_INVAL, NULL);
 	msg = ipcq_errmsg(NULL);
-	CT_TRUE(strstr(msg, "128") && strstr(msg, "256"), "the message does not name both max_msg: \"%s\"", msg);
+	CT_TRUE(strstr(msg, "128") != NULL, "the message does not name the max_msg in force (128): \"%s\"", msg);
 	/* The same two: the same queue, seen through either handle. */
 	b = t_open_named(c, name, 4, 128);
 	CT_PUT_MSG(a, 1, 0, 100, CT_LONG);
@@ -335,8 +335,15 @@ void t_named_gone_after_last_close(const struct ct_ctx *c)
 {
 	char name[64], buf[64];
 	size_t len;
+	char name200[201];
 	t_name(name, sizeof name, "gone");
-	ipcq *q = t_open_named(c, name, 4, 64);
+	/* The longest name there is: 200 bytes. */
+	memset(name200, 'x', 200);
+	memcpy(name200, name, strlen(name));
+	name200[200] = '\0';
+	ipcq *q = t_open_named(c, name200, 4, 64);
+	CT_OK(ipcq_close(q), q);
+	q = t_open_named(c, name, 4, 64);
 	CT_PUT_MSG(q, 1, 0, 10, CT_LONG);
 	CT_OK(ipcq_close(q), q);
 	/* Nobody held it: it is gone, message and configuration with it. */
