@@ -18,12 +18,51 @@
  * LEFT, which moves nothing). Every pop that frees a slot pushes a token on
  * a "room" list that full putters wait on with BLPOP.
  *
- * Who holds a role: the core's lifelines (pipes inherited across fork), as
- * for every other mechanism here. They are exact, include SIGKILLed
- * processes at once and are waited for in the same poll() as the socket.
- * The processes of a queue are always the opener and its forked
- * descendants (there is no open-by-name), so a liveness key in Redis would
- * add a timer and a refresher thread and no information.
+ * Who holds a role, in a private queue (cfg.name NULL): the core's
+ * lifelines (pipes inherited across fork), as for every other mechanism
+ * here. They are exact, include SIGKILLed processes at once and are waited
+ * for in the same poll() as the socket. The processes of a private queue
+ * are always the opener and its forked descendants, so a liveness key in
+ * Redis would add a timer and a refresher thread and no information.
+ *
+ * Named queues (cfg.name set, IPCQ_CAP_NAMED): any process, on any host,
+ * that opens the same name on the same server shares the queue, so nothing
+ * inherited can say who holds a role; leases in Redis do. The rules:
+ *  - A name is 1 to 200 characters from A-Z a-z 0-9 . _ -, not starting
+ *    with '.' (the rule shmring's names follow too); its keys are
+ *    ipcq:{NAME}:* (q list, r room, m config, p/c leases, e EOF wake-up).
+ *  - It needs an endpoint (cfg.endpoint or $IPCQ_REDIS_ENDPOINT), else
+ *    INVAL: the private server is reachable from its own process tree only.
+ *  - The first opener creates it; every later opener must give the same
+ *    capacity and max_msg (0 is the default, as ever), else INVAL naming
+ *    both. Checked and created in one script, so two first openers agree.
+ *  - Each process holding a role holds a lease on it: its id in a sorted
+ *    set scored by expiry in the server's clock, IPCQ_REDIS_LEASE_MS ahead
+ *    (default 3000, 30 to 3600000), extended every third of that by one
+ *    refresher thread per process. Shorter: a dead or stopped holder is
+ *    noticed sooner, at the cost of more refresh traffic (one script per
+ *    queue per ttl/3) and of holders starved of CPU or network for a ttl
+ *    being counted as gone. A SIGKILLed or SIGSTOPped process stops
+ *    refreshing: its leases run out within a ttl.
+ *  - EOF: the list is empty and no producer lease is live, decided in the
+ *    get script itself. A put checks, in its script, that its own lease is
+ *    live: so no put lands after a consumer saw EOF (EOF stays, unless a
+ *    new process opens the name). A holder whose lease ran out gets CLOSED
+ *    from then on, saying so. BROKEN: no consumer lease is live.
+ *  - release and close drop the leases at once, and the last producer (or
+ *    consumer) to go pushes a token that wakes blocked gets (or puts) now;
+ *    an expiry is seen by a blocked call within ttl/2 (its server-side wait
+ *    is cut to that).
+ *  - fork(): the child holds the parent's roles with leases of its own,
+ *    taken before fork returns (see lease_prepare for what that costs).
+ *  - Keys: the last holder to close, finding no live lease, deletes them.
+ *    Every key also expires 10 ttl after the last refresh, so holders that
+ *    all died leave nothing behind for long, and an open finding no live
+ *    lease starts the queue afresh. So a named queue lives only while some
+ *    process holds it: messages put by a producer that closed before any
+ *    consumer opened are gone with it.
+ *  - Leases are judged by the server's clock (TIME): the hosts' clocks never
+ *    meet, but a server clock stepped back revives expired leases.
  *
  * Connections: a process-wide pool per endpoint, so threads never share a
  * socket. A forked child closes the inherited sockets (pthread_atfork) and
@@ -37,7 +76,7 @@
  * pay 20-50 ms to start another.
  *
  * Sections: endpoints and connections - replies and waiting - private
- * server - queue - shared values.
+ * server - queue - named queues - shared values.
  */
 #include "mech.h"
 
@@ -60,13 +99,16 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How long a command that does not block may take before the server counts as gone. */
 #define REDIS_IO_NS (10 * 1000000000LL)
 /* Longest server-side wait of one blocking command; we cancel sooner at our deadline. */
 #define REDIS_CHUNK_MS 1000
-#define REDIS_KEY_MAX 64
+#define REDIS_KEY_MAX 224 /* ipcq:{NAME}:q with a 200-byte name */
+#define REDIS_DEFAULT_CAPACITY 1024u
+#define REDIS_DEFAULT_MAX_MSG (64u * 1024)
 
 /* --- Endpoints and connections ------------------------------------------ */
 
@@ -115,6 +157,8 @@ static void fork_parent(void)
 
 static void srv_fork_child(void);
 static void script_fork_child(void);
+/* Set around the private server's own forks: those children exec or exit, and must take no lease. */
+static __thread bool srv_forking;
 static pid_t srv_owner_of(const char *spec);
 
 /* The child must not talk on its parent's sockets: close them; it dials its own. */
@@ -534,7 +578,7 @@ static void script_fork_child(void)
 static int conn_script(struct rep *e, struct rconn *c, struct script *s, int nkeys, const char **keys,
                        int nargs, const char **args, const size_t *arglens, redisReply **out)
 {
-	enum { MAXV = 12 };
+	enum { MAXV = 16 };
 	const char *argv[MAXV];
 	size_t lens[MAXV];
 	char nk[8];
@@ -634,23 +678,24 @@ enum { WAIT_REPLY, WAIT_DEADLINE, WAIT_WATCH };
  * the reply it gave either way (nil when it timed out or was cancelled).
  */
 static int conn_block_once(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
-                           int watch_fd, redisReply **out, int *why);
+                           int watch_fd, int64_t chunk_ms, redisReply **out, int *why);
 
+/* chunk_ms: the longest server-side wait (REDIS_CHUNK_MS, or less where something must be looked at again). */
 static int conn_block(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
-                      int watch_fd, redisReply **out, int *why)
+                      int watch_fd, int64_t chunk_ms, redisReply **out, int *why)
 {
-	int rc = conn_block_once(e, c, argc, argv, dl, watch_fd, out, why);
+	int rc = conn_block_once(e, c, argc, argv, dl, watch_fd, chunk_ms, out, why);
 	c->bad |= rc != IPCQ_OK;
 	return rc;
 }
 
 static int conn_block_once(struct rep *e, struct rconn *c, int argc, const char **argv, ipcq_deadline dl,
-                           int watch_fd, redisReply **out, int *why)
+                           int watch_fd, int64_t chunk_ms, redisReply **out, int *why)
 {
 	int64_t left = ipcq__remaining_ns(dl);
-	int64_t ms = left < 0 ? REDIS_CHUNK_MS : (left + 999999) / 1000000;
-	if (ms > REDIS_CHUNK_MS)
-		ms = REDIS_CHUNK_MS;
+	int64_t ms = left < 0 ? chunk_ms : (left + 999999) / 1000000;
+	if (ms > chunk_ms)
+		ms = chunk_ms;
 	if (ms < 1)
 		ms = 1; /* 0 would mean forever */
 	char secs[32];
@@ -843,7 +888,9 @@ static int srv_start(void)
 		rc = ipcq__sys(errno, "redis: a pipe for the private server");
 		goto out;
 	}
+	srv_forking = true;
 	pid_t mid = fork();
+	srv_forking = false;
 	if (mid == 0) {
 		/* The middle process: orphans the supervisor so it is never the caller's child. */
 		pid_t owner = getppid();
@@ -975,7 +1022,27 @@ struct redis {
 	char cap_arg[24];
 	struct ipcq__life life;
 	bool have_life;
+	/* Named mode only (see "Named queues"): leases instead of lifelines. */
+	bool named;
+	bool joined;                  /* the open script ran: this handle counts in the queue */
+	char meta[REDIS_KEY_MAX], prod[REDIS_KEY_MAX], cons[REDIS_KEY_MAX], wake[REDIS_KEY_MAX];
+	char id[80];                  /* this process's lease id: host:pid:random */
+	char child_id[80];            /* from a fork's prepare handler to its child: the child's own */
+	unsigned child_held;          /* the roles leased to it */
+	unsigned held;                /* roles this handle holds (a lease each) */
+	atomic_ulong gen;             /* lease_gen the id belongs to; another means a forked child */
+	int64_t ttl_ms, keep_ms, chunk_ms;
+	char ttl_arg[24], keep_arg[24];
+	struct redis *next_named;     /* on the refresher's list */
 };
+
+static int named_open(struct redis *q, const ipcq_config *cfg);
+static void named_close(struct redis *q);
+static int named_put(struct redis *q, struct rconn *c, const void *msg, size_t len, ipcq_deadline dl);
+static int named_get(struct redis *q, struct rconn *c, void *buf, size_t cap, size_t *len, ipcq_deadline dl);
+static int named_poll(struct redis *q, struct rconn *c, ipcq_deadline dl);
+static int named_release(struct redis *q, unsigned roles);
+static int named_adopt(struct redis *q);
 
 /* KEYS list, room; ARGV msg, capacity. 1 queued; 0 full (stale room tokens dropped first). */
 static struct script s_put = { .name = "put script", .lua = "if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then "
@@ -999,8 +1066,22 @@ static struct script s_get = { .name = "get script", .lua = "local v = redis.cal
 /* KEYS list, room; ARGV unused, capacity: a room token after a BLPOP. */
 static struct script s_room = { .name = "room script", .lua = REDIS_ROOM_LUA "return 1" };
 
+/* keep(k, ms): k expires in ms at the earliest (never shortened, as other holders may keep longer). */
+#define NAMED_KEEP_LUA                                                                          \
+	"local function keep(k, ms) local l = redis.call('PTTL', k) "                            \
+	"if l == -1 or (l >= 0 and l < tonumber(ms)) then redis.call('PEXPIRE', k, ms) end end "
+
+/* The same for a named queue (ARGV 3: keep), whose keys all expire. */
+static struct script s_nroom = { .name = "named room script",
+	                         .lua = NAMED_KEEP_LUA REDIS_ROOM_LUA "keep(KEYS[2], ARGV[3]) return 1" };
+
 static int redis_op_begin(struct redis *q, struct rconn **c)
 {
+	if (q->named) {
+		int rc = named_adopt(q);
+		if (rc != IPCQ_OK)
+			return rc;
+	}
 	return conn_take(q->ep, c);
 }
 
@@ -1036,18 +1117,16 @@ static int redis_op_end(struct redis *q, struct rconn *c, int rc)
 static void redis_close(void *st)
 {
 	struct redis *q = st;
+	if (q->named) {
+		named_close(q);
+		return;
+	}
 	let_go(&q->life, &q->have_life, &q->ep, IPCQ_PRODUCER | IPCQ_CONSUMER, q->list, q->room);
 }
 
-static int redis_open(void *st, const ipcq_config *cfg)
+/* capacity and max_msg from cfg; LIMIT when Redis cannot hold a message that large. */
+static int redis_sizes(struct redis *q, const ipcq_config *cfg)
 {
-	struct redis *q = st;
-	char prefix[48];
-	int rc = key_prefix(prefix, sizeof prefix);
-	if (rc != IPCQ_OK)
-		return rc;
-	snprintf(q->list, sizeof q->list, "%s:q", prefix);
-	snprintf(q->room, sizeof q->room, "%s:r", prefix);
 	q->capacity = cfg->capacity;
 	q->max_msg = cfg->max_msg;
 	snprintf(q->cap_arg, sizeof q->cap_arg, "%zu", cfg->capacity);
@@ -1056,6 +1135,22 @@ static int redis_open(void *st, const ipcq_config *cfg)
 		                  "redis: max_msg %zu exceeds Redis's largest string (proto-max-bulk-len, 512 MiB "
 		                  "by default); use a smaller max_msg",
 		                  cfg->max_msg);
+	return IPCQ_OK;
+}
+
+static int redis_open(void *st, const ipcq_config *cfg)
+{
+	struct redis *q = st;
+	if (cfg->name)
+		return named_open(q, cfg);
+	char prefix[48];
+	int rc = key_prefix(prefix, sizeof prefix);
+	if (rc != IPCQ_OK)
+		return rc;
+	snprintf(q->list, sizeof q->list, "%s:q", prefix);
+	snprintf(q->room, sizeof q->room, "%s:r", prefix);
+	if ((rc = redis_sizes(q, cfg)) != IPCQ_OK)
+		return rc;
 	if ((q->ep = endpoint_open(cfg, &rc)) == NULL)
 		return rc;
 	if ((rc = ipcq__life_open(&q->life)) != IPCQ_OK)
@@ -1076,12 +1171,14 @@ static int redis_broken(void)
 static int redis_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 {
 	struct redis *q = st;
-	if (ipcq__life_gone(&q->life, IPCQ_CONSUMER))
+	if (!q->named && ipcq__life_gone(&q->life, IPCQ_CONSUMER))
 		return redis_broken();
 	struct rconn *c;
 	int rc = redis_op_begin(q, &c);
 	if (rc != IPCQ_OK)
 		return rc;
+	if (q->named)
+		return redis_op_end(q, c, named_put(q, c, msg, len, dl));
 	const char *keys[] = { q->list, q->room };
 	const char *args[] = { len ? msg : "", q->cap_arg };
 	size_t lens[] = { len, strlen(q->cap_arg) };
@@ -1099,7 +1196,7 @@ static int redis_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 		/* Full: sleep on the room list until a get frees a slot, dl, or the last consumer goes. */
 		const char *argv[] = { "BLPOP", q->room, NULL };
 		int why;
-		rc = conn_block(q->ep, c, 3, argv, dl, ipcq__life_fd(&q->life, IPCQ_CONSUMER), &r, &why);
+		rc = conn_block(q->ep, c, 3, argv, dl, ipcq__life_fd(&q->life, IPCQ_CONSUMER), REDIS_CHUNK_MS, &r, &why);
 		if (rc != IPCQ_OK)
 			break;
 		freeReplyObject(r);
@@ -1155,16 +1252,18 @@ static int redis_try_get(struct redis *q, struct rconn *c, void *buf, size_t cap
 /* After a BLPOP took a message, the room token its pop owes, sent without waiting for the answer. */
 static int redis_room_async(struct redis *q, struct rconn *c)
 {
+	struct script *s = q->named ? &s_nroom : &s_room;
 	const char *keys[] = { q->list, q->room };
-	const char *argv[] = { "EVALSHA", s_room.sha, "2", keys[0], keys[1], "", q->cap_arg };
-	if (!atomic_load_explicit(&s_room.known, memory_order_acquire)) {
+	const char *argv[] = { "EVALSHA", s->sha, "2", keys[0], keys[1], "", q->cap_arg, q->keep_arg };
+	int argc = q->named ? 8 : 7;
+	if (!atomic_load_explicit(&s->known, memory_order_acquire)) {
 		redisReply *r = NULL;
-		int rc = conn_script(q->ep, c, &s_room, 2, keys, 2, argv + 5, NULL, &r);
+		int rc = conn_script(q->ep, c, s, 2, keys, argc - 5, argv + 5, NULL, &r);
 		if (r)
 			freeReplyObject(r);
 		return rc;
 	}
-	int rc = conn_cmd_send(q->ep, c, 7, argv, NULL);
+	int rc = conn_cmd_send(q->ep, c, argc, argv, NULL);
 	if (rc == IPCQ_OK)
 		c->discard++;
 	c->bad |= rc != IPCQ_OK;
@@ -1177,7 +1276,7 @@ static int redis_wait_ready(struct redis *q, struct rconn *c, ipcq_deadline dl, 
 	const char *argv[] = { "BLMOVE", q->list, q->list, "LEFT", "LEFT", NULL };
 	redisReply *r = NULL;
 	int why;
-	int rc = conn_block(q->ep, c, 6, argv, dl, ipcq__life_fd(&q->life, IPCQ_PRODUCER), &r, &why);
+	int rc = conn_block(q->ep, c, 6, argv, dl, ipcq__life_fd(&q->life, IPCQ_PRODUCER), REDIS_CHUNK_MS, &r, &why);
 	if (rc != IPCQ_OK)
 		return rc;
 	if (r->type == REDIS_REPLY_ERROR)
@@ -1194,6 +1293,8 @@ static int redis_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline
 	int rc = redis_op_begin(q, &c);
 	if (rc != IPCQ_OK)
 		return rc;
+	if (q->named)
+		return redis_op_end(q, c, named_get(q, c, buf, cap, len, dl));
 	for (;;) {
 		bool gone = ipcq__life_gone(&q->life, IPCQ_PRODUCER);
 		if (!gone && cap >= q->max_msg && dl != IPCQ__NOW && ipcq__remaining_ns(dl) != 0) {
@@ -1201,7 +1302,8 @@ static int redis_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline
 			const char *argv[] = { "BLPOP", q->list, NULL };
 			redisReply *r = NULL;
 			int why;
-			rc = conn_block(q->ep, c, 3, argv, dl, ipcq__life_fd(&q->life, IPCQ_PRODUCER), &r, &why);
+			rc = conn_block(q->ep, c, 3, argv, dl, ipcq__life_fd(&q->life, IPCQ_PRODUCER), REDIS_CHUNK_MS, &r,
+			                &why);
 			if (rc != IPCQ_OK)
 				break;
 			bool got = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
@@ -1258,6 +1360,8 @@ static int redis_poll(void *st, ipcq_deadline dl)
 	int rc = redis_op_begin(q, &c);
 	if (rc != IPCQ_OK)
 		return rc;
+	if (q->named)
+		return redis_op_end(q, c, named_poll(q, c, dl));
 	for (;;) {
 		bool gone = ipcq__life_gone(&q->life, IPCQ_PRODUCER);
 		size_t n = 0;
@@ -1296,8 +1400,656 @@ static int redis_qsize(void *st, size_t *n)
 static int redis_release(void *st, unsigned roles)
 {
 	struct redis *q = st;
+	if (q->named)
+		return named_release(q, roles);
 	ipcq__life_release(&q->life, roles);
 	return IPCQ_OK;
+}
+
+/* --- Named queues ----------------------------------------------------------- */
+
+/*
+ * Keys of queue NAME: ipcq:{NAME}:q the list, :r room tokens, :m a hash of
+ * capacity and max_msg, :p and :c the producer and consumer leases, :e the
+ * EOF wake-up list. The braces put them in one hash slot, which is where
+ * Redis Cluster lets one script touch several keys.
+ *
+ * A lease is a member of :p or :c (the holder's id, host:pid:random) scored
+ * by its expiry in the server's clock (TIME inside the script): "is any
+ * producer left?" is then one ZCOUNT inside the same script that looks at the
+ * list, so EOF is decided atomically, and no two hosts' clocks are compared.
+ * (A key per lease with PX would need a scan to answer that question.)
+ */
+#define REDIS_NAME_MAX 200
+#define REDIS_LEASE_DEFAULT_MS 3000
+#define REDIS_LEASE_MIN_MS 30
+#define REDIS_LEASE_MAX_MS 3600000
+
+/* Every named script: KEYS q r m p c e; now = the server's clock in ms. */
+#define NAMED_LUA                                                                                  \
+	NAMED_KEEP_LUA                                                                              \
+	"local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) " \
+	"local function live(z) return redis.call('ZCOUNT', z, '(' .. now, '+inf') end "          \
+	"local function mine(z, id) local s = redis.call('ZSCORE', z, id) "                       \
+	"return s ~= false and s ~= nil and tonumber(s) > now end "
+
+/*
+ * ARGV capacity, max_msg, id, ttl, keep. 1 joined (both leases taken);
+ * {capacity, max_msg} of an existing queue that differ. A queue nobody holds
+ * a live lease on is left over from a crash: it is started afresh.
+ */
+static struct script s_nopen = { .name = "named open script", .lua =
+	NAMED_LUA
+	"redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now) "
+	"if redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5]) == 0 then "
+	"redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[6]) end "
+	"local cm = redis.call('HMGET', KEYS[3], 'capacity', 'max_msg') "
+	"if cm[1] and (cm[1] ~= ARGV[1] or cm[2] ~= ARGV[2]) then return cm end "
+	"redis.call('HSET', KEYS[3], 'capacity', ARGV[1], 'max_msg', ARGV[2]) "
+	"local exp = now + tonumber(ARGV[4]) "
+	"redis.call('ZADD', KEYS[4], exp, ARGV[3]) redis.call('ZADD', KEYS[5], exp, ARGV[3]) "
+	"redis.call('DEL', KEYS[6]) "
+	"for i = 1, 5 do keep(KEYS[i], ARGV[5]) end return 1" };
+
+/*
+ * ARGV msg, capacity, id, keep. 1 queued; 0 full; -1 no consumer lease
+ * (a room token passes the news to the next waiting putter); -2 this
+ * producer's own lease expired. Checking our own lease here is what makes
+ * EOF final: a put can never land after a get decided no producer was left.
+ */
+static struct script s_nput = { .name = "named put script", .lua =
+	NAMED_LUA
+	"if not mine(KEYS[4], ARGV[3]) then return -2 end "
+	"if live(KEYS[5]) == 0 then if redis.call('LLEN', KEYS[2]) == 0 then "
+	"redis.call('RPUSH', KEYS[2], '') keep(KEYS[2], ARGV[4]) end return -1 end "
+	"if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then redis.call('DEL', KEYS[2]) return 0 end "
+	"redis.call('RPUSH', KEYS[1], ARGV[1]) keep(KEYS[1], ARGV[4]) return 1" };
+
+/*
+ * ARGV buffer size, capacity, id, keep. nil empty; {msg}; n >= 0 the size
+ * that did not fit; -1 EOF (empty and no live producer lease; a token on :e
+ * wakes the next consumer blocked on it); -2 this consumer's lease expired.
+ */
+static struct script s_nget = { .name = "named get script", .lua =
+	NAMED_LUA
+	"if not mine(KEYS[5], ARGV[3]) then return -2 end "
+	"local v = redis.call('LINDEX', KEYS[1], 0) "
+	"if not v then if live(KEYS[4]) > 0 then return nil end "
+	"if redis.call('LLEN', KEYS[6]) == 0 then redis.call('RPUSH', KEYS[6], '') keep(KEYS[6], ARGV[4]) end "
+	"return -1 end "
+	"if #v > tonumber(ARGV[1]) then return #v end "
+	"redis.call('LPOP', KEYS[1]) " REDIS_ROOM_LUA "keep(KEYS[2], ARGV[4]) return {v}" };
+
+/* 1 a message is there; -1 EOF; 0 neither. */
+static struct script s_npoll = { .name = "named poll script", .lua =
+	NAMED_LUA
+	"if redis.call('LLEN', KEYS[1]) > 0 then return 1 end if live(KEYS[4]) == 0 then return -1 end return 0" };
+
+/* ARGV id, roles ("p", "c", "pc"), ttl, keep. Extends live leases only; returns the roles (1, 2) found expired. */
+static struct script s_nrefresh = { .name = "named lease refresh script", .lua =
+	NAMED_LUA
+	"local lost, exp = 0, now + tonumber(ARGV[3]) "
+	"for i, z in ipairs({ { KEYS[4], 'p', 1 }, { KEYS[5], 'c', 2 } }) do "
+	"if string.find(ARGV[2], z[2], 1, true) then "
+	"if mine(z[1], ARGV[1]) then redis.call('ZADD', z[1], 'XX', exp, ARGV[1]) "
+	"else redis.call('ZREM', z[1], ARGV[1]) lost = lost + z[3] end end end "
+	"for i = 1, 6 do keep(KEYS[i], ARGV[4]) end return lost" };
+
+/*
+ * ARGV parent's id, new id, roles, ttl, keep: a forked child's own leases,
+ * taken only where its parent's is still live. Returns the roles (1, 2) lost.
+ */
+static struct script s_nadopt = { .name = "named adopt script", .lua =
+	NAMED_LUA
+	"local lost, exp = 0, now + tonumber(ARGV[4]) "
+	"for i, z in ipairs({ { KEYS[4], 'p', 1 }, { KEYS[5], 'c', 2 } }) do "
+	"if string.find(ARGV[3], z[2], 1, true) then "
+	"if mine(z[1], ARGV[1]) then redis.call('ZADD', z[1], exp, ARGV[2]) else lost = lost + z[3] end end end "
+	"for i = 1, 5 do keep(KEYS[i], ARGV[5]) end return lost" };
+
+/*
+ * ARGV id, roles, close ("1"), keep. Drops the leases; the last producer
+ * lease gone puts an EOF token on :e, the last consumer lease a room token
+ * (blocked gets and puts wake at once, not at their next chunk). On close,
+ * with no live lease of either role left, deletes every key: 1.
+ */
+static struct script s_nrelease = { .name = "named release script", .lua =
+	NAMED_LUA
+	"if string.find(ARGV[2], 'p', 1, true) then redis.call('ZREM', KEYS[4], ARGV[1]) "
+	"if live(KEYS[4]) == 0 then redis.call('DEL', KEYS[6]) redis.call('RPUSH', KEYS[6], '') "
+	"keep(KEYS[6], ARGV[4]) end end "
+	"if string.find(ARGV[2], 'c', 1, true) then redis.call('ZREM', KEYS[5], ARGV[1]) "
+	"if live(KEYS[5]) == 0 and redis.call('LLEN', KEYS[2]) == 0 then redis.call('RPUSH', KEYS[2], '') "
+	"keep(KEYS[2], ARGV[4]) end end "
+	"if ARGV[3] == '1' and live(KEYS[4]) + live(KEYS[5]) == 0 then "
+	"redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]) return 1 end return 0" };
+
+/*
+ * The process's lease refresher: one detached thread for every named handle
+ * of the process, started by the first named open (or, in a forked child,
+ * by its first call on an inherited one), ending when the list empties. It
+ * extends each lease every ttl/3. A thread, not refreshes piggy-backed on
+ * calls: a process that holds a queue and waits on something else for
+ * longer than the ttl is alive and must keep its leases; a stopped
+ * (SIGSTOP) or killed process stops refreshing, which is the point.
+ */
+static struct {
+	pthread_mutex_t lock; /* the list, and held/lost/id of listed handles; held across refresh I/O */
+	pthread_cond_t kick;  /* a handle was added: refresh now, then on the shortest period */
+	bool kicked, running;
+	struct redis *list;
+} lease = { .lock = PTHREAD_MUTEX_INITIALIZER };
+/* Bumped in every forked child: a handle whose gen differs holds its parent's leases, not its own. */
+static atomic_ulong lease_gen = 1;
+static pthread_once_t lease_once = PTHREAD_ONCE_INIT;
+static bool lease_cond_made;
+
+static void lease_cond_init(void)
+{
+	lease_cond_made = true;
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&lease.kick, &a);
+	pthread_condattr_destroy(&a);
+}
+
+
+static const char *named_roles(unsigned roles)
+{
+	return roles == (IPCQ_PRODUCER | IPCQ_CONSUMER) ? "pc" : roles == IPCQ_PRODUCER ? "p"
+	                                                      : roles == IPCQ_CONSUMER ? "c" : "";
+}
+
+/* Runs a named script on a pooled connection; *out is an integer reply, or rc says why not. */
+static int named_run(struct redis *q, struct script *sc, int nargs, const char **args, const size_t *lens,
+                     redisReply **out)
+{
+	const char *keys[] = { q->list, q->room, q->meta, q->prod, q->cons, q->wake };
+	struct rconn *c;
+	int rc = conn_take(q->ep, &c);
+	if (rc != IPCQ_OK)
+		return rc;
+	rc = conn_script(q->ep, c, sc, 6, keys, nargs, args, lens, out);
+	conn_release(q->ep, c);
+	if (rc == IPCQ_OK && (*out)->type != REDIS_REPLY_INTEGER && sc != &s_nopen) {
+		rc = reply_error(q->ep, sc->name, *out);
+		freeReplyObject(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* One refresh of q's leases; lease.lock held. */
+static void lease_refresh(struct redis *q)
+{
+	unsigned roles = q->held;
+	if (!roles)
+		return;
+	const char *args[] = { q->id, named_roles(roles), q->ttl_arg, q->keep_arg };
+	redisReply *r = NULL;
+	if (named_run(q, &s_nrefresh, 4, args, NULL, &r) != IPCQ_OK)
+		return; /* the server is unreachable: the leases run out, and calls say why */
+	q->held &= ~(unsigned)r->integer;
+	freeReplyObject(r);
+}
+
+static void *lease_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "ipcq:lease");
+	pthread_mutex_lock(&lease.lock);
+	for (;;) {
+		int64_t period = INT64_MAX;
+		for (struct redis *q = lease.list; q; q = q->next_named)
+			if (q->ttl_ms / 3 < period)
+				period = q->ttl_ms / 3;
+		if (!lease.list)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + period * 1000000;
+		ts.tv_sec = at / 1000000000;
+		ts.tv_nsec = at % 1000000000;
+		while (!lease.kicked && pthread_cond_timedwait(&lease.kick, &lease.lock, &ts) != ETIMEDOUT)
+			;
+		lease.kicked = false;
+		unsigned long gen = atomic_load(&lease_gen);
+		for (struct redis *q = lease.list; q; q = q->next_named)
+			if (atomic_load_explicit(&q->gen, memory_order_relaxed) == gen)
+				lease_refresh(q);
+	}
+	lease.running = false;
+	pthread_mutex_unlock(&lease.lock);
+	return NULL;
+}
+
+/* Makes sure the refresher runs and looks at the list now; lease.lock held. */
+static int lease_kick(void)
+{
+	pthread_once(&lease_once, lease_cond_init);
+	lease.kicked = true;
+	if (lease.running) {
+		pthread_cond_signal(&lease.kick);
+		return IPCQ_OK;
+	}
+	pthread_attr_t a;
+	pthread_t t;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	/* Block every signal in it, so signals meant for the caller's threads are not taken here. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = pthread_create(&t, &a, lease_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+	if (err)
+		return ipcq__sys(err, "redis: starting the lease refresher thread");
+	lease.running = true;
+	return IPCQ_OK;
+}
+
+static void lease_unlink(struct redis *q)
+{
+	for (struct redis **pp = &lease.list; *pp; pp = &(*pp)->next_named)
+		if (*pp == q) {
+			*pp = q->next_named;
+			break;
+		}
+}
+
+/* A fresh lease id: host:pid:random, so `ZRANGE ipcq:{NAME}:p 0 -1` tells who holds the queue. */
+static int lease_id(char *out, size_t cap)
+{
+	char host[64] = "";
+	uint32_t r;
+	ssize_t got;
+	do
+		got = getrandom(&r, sizeof r, 0);
+	while (got < 0 && errno == EINTR);
+	if (got != (ssize_t)sizeof r)
+		return ipcq__sys(got < 0 ? errno : EIO, "redis: getrandom for a lease id");
+	gethostname(host, sizeof host - 1);
+	snprintf(out, cap, "%.40s:%d:%08" PRIx32, host, (int)getpid(), r);
+	return IPCQ_OK;
+}
+
+/* $IPCQ_REDIS_LEASE_MS, or the default. */
+static int lease_ttl(int64_t *ms)
+{
+	const char *s = getenv("IPCQ_REDIS_LEASE_MS");
+	*ms = REDIS_LEASE_DEFAULT_MS;
+	if (!s || !*s)
+		return IPCQ_OK;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v < REDIS_LEASE_MIN_MS || v > REDIS_LEASE_MAX_MS)
+		return ipcq__fail(IPCQ_INVAL, EINVAL,
+		                  "redis: IPCQ_REDIS_LEASE_MS=\"%.40s\" is not a number of milliseconds from %d to %d; "
+		                  "unset it for the default %d",
+		                  s, REDIS_LEASE_MIN_MS, REDIS_LEASE_MAX_MS, REDIS_LEASE_DEFAULT_MS);
+	*ms = v;
+	return IPCQ_OK;
+}
+
+static void lease_hooks_install(void);
+
+static int named_check_name(const char *name)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+	size_t n = strlen(name), good = strspn(name, ok);
+	if (n == 0 || n > REDIS_NAME_MAX)
+		return ipcq__fail(IPCQ_INVAL, EINVAL,
+		                  "redis: queue name \"%.*s%s\" is %zu bytes long; a name is 1 to %d characters from "
+		                  "A-Z a-z 0-9 . _ -, not starting with '.' (its keys are ipcq:{NAME}:*)",
+		                  (int)(good < 40 ? good : 40), name, n > 40 ? "..." : "", n, REDIS_NAME_MAX);
+	if (name[0] == '.')
+		return ipcq__fail(IPCQ_INVAL, EINVAL,
+		                  "redis: queue name \"%.40s\" starts with '.'; a name is 1 to %d characters from "
+		                  "A-Z a-z 0-9 . _ -, not starting with '.'",
+		                  name, REDIS_NAME_MAX);
+	if (good < n)
+		return ipcq__fail(IPCQ_INVAL, EINVAL,
+		                  "redis: queue name \"%.*s...\": byte %zu (0x%02x) is not allowed; a name is 1 to %d "
+		                  "characters from A-Z a-z 0-9 . _ -, not starting with '.' (its keys are ipcq:{NAME}:*)",
+		                  (int)good, name, good + 1, (unsigned char)name[good], REDIS_NAME_MAX);
+	return IPCQ_OK;
+}
+
+static int named_open(struct redis *q, const ipcq_config *cfg)
+{
+	q->named = true;
+	int rc = named_check_name(cfg->name);
+	if (rc != IPCQ_OK)
+		return rc;
+	const char *env = getenv("IPCQ_REDIS_ENDPOINT");
+	if (!cfg->endpoint && !(env && *env))
+		return ipcq__fail(IPCQ_INVAL, EINVAL,
+		                  "redis: queue \"%s\" is named, so it needs a server every process using the name can "
+		                  "reach: set cfg.endpoint or $IPCQ_REDIS_ENDPOINT (redis://host:port/db or "
+		                  "unix:/path); the private server started without one is this process tree's alone",
+		                  cfg->name);
+	if ((rc = lease_ttl(&q->ttl_ms)) != IPCQ_OK || (rc = redis_sizes(q, cfg)) != IPCQ_OK)
+		return rc;
+	q->keep_ms = 10 * q->ttl_ms;
+	q->chunk_ms = q->ttl_ms / 2 < REDIS_CHUNK_MS ? q->ttl_ms / 2 : REDIS_CHUNK_MS;
+	snprintf(q->ttl_arg, sizeof q->ttl_arg, "%" PRId64, q->ttl_ms);
+	snprintf(q->keep_arg, sizeof q->keep_arg, "%" PRId64, q->keep_ms);
+	char *k[] = { q->list, q->room, q->meta, q->prod, q->cons, q->wake };
+	for (int i = 0; i < 6; i++)
+		snprintf(k[i], REDIS_KEY_MAX, "ipcq:{%s}:%c", cfg->name, "qrmpce"[i]);
+	if ((rc = lease_id(q->id, sizeof q->id)) != IPCQ_OK)
+		return rc;
+	if ((q->ep = endpoint_open(cfg, &rc)) == NULL)
+		return rc;
+	char max_arg[24];
+	snprintf(max_arg, sizeof max_arg, "%zu", cfg->max_msg);
+	const char *args[] = { q->cap_arg, max_arg, q->id, q->ttl_arg, q->keep_arg };
+	redisReply *r = NULL;
+	if ((rc = named_run(q, &s_nopen, 5, args, NULL, &r)) != IPCQ_OK)
+		return rc;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+	    r->element[1]->type == REDIS_REPLY_STRING) {
+		rc = ipcq__fail(IPCQ_INVAL, EINVAL,
+		                "redis: queue \"%s\" exists with capacity %s and max_msg %s; this open asked for "
+		                "capacity %zu and max_msg %zu: every opener of a name gives the same two (0 means "
+		                "the default, %u and %u)",
+		                cfg->name, r->element[0]->str, r->element[1]->str, cfg->capacity, cfg->max_msg,
+		                REDIS_DEFAULT_CAPACITY, REDIS_DEFAULT_MAX_MSG);
+	} else if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
+		rc = reply_error(q->ep, s_nopen.name, r);
+	}
+	freeReplyObject(r);
+	if (rc != IPCQ_OK)
+		return rc;
+	q->joined = true;
+	static pthread_once_t hooks = PTHREAD_ONCE_INIT;
+	pthread_once(&hooks, lease_hooks_install); /* after endpoint_open installed the pool's */
+	pthread_mutex_lock(&lease.lock);
+	q->held = IPCQ_PRODUCER | IPCQ_CONSUMER;
+	atomic_store(&q->gen, atomic_load(&lease_gen));
+	q->next_named = lease.list;
+	lease.list = q;
+	rc = lease_kick();
+	if (rc != IPCQ_OK)
+		lease_unlink(q);
+	pthread_mutex_unlock(&lease.lock);
+	return rc;
+}
+
+/*
+ * A forked child takes leases of its own for the roles its handle holds,
+ * where its parent's are still live, from its fork handler (lease_adopt_all);
+ * if the server could not be reached then, its first call tries again.
+ */
+static int named_adopt(struct redis *q)
+{
+	unsigned long gen = atomic_load_explicit(&lease_gen, memory_order_acquire);
+	if (atomic_load_explicit(&q->gen, memory_order_acquire) == gen)
+		return IPCQ_OK;
+	int rc = IPCQ_OK;
+	pthread_mutex_lock(&lease.lock);
+	if (atomic_load_explicit(&q->gen, memory_order_relaxed) != gen) {
+		char id[sizeof q->id];
+		redisReply *r = NULL;
+		if ((rc = lease_id(id, sizeof id)) == IPCQ_OK) {
+			const char *args[] = { q->id, id, named_roles(q->held), q->ttl_arg, q->keep_arg };
+			rc = named_run(q, &s_nadopt, 5, args, NULL, &r);
+		}
+		if (rc == IPCQ_OK) {
+			q->held &= ~(unsigned)r->integer;
+			freeReplyObject(r);
+			memcpy(q->id, id, sizeof id);
+			atomic_store_explicit(&q->gen, gen, memory_order_release);
+			rc = lease_kick();
+		}
+	}
+	pthread_mutex_unlock(&lease.lock);
+	return rc;
+}
+
+/*
+ * fork(): the child's leases are taken by the parent before the fork (the
+ * prepare handler), so the child holds its roles from its first instant: if
+ * the child took them itself, "open, fork, parent releases PRODUCER" would
+ * race it and give consumers EOF while the child still means to put. The
+ * price: each fork() of a process holding named queues costs a round trip
+ * per queue, and a fork()+exec() child leaves a lease nobody refreshes, so
+ * EOF waits up to a ttl for it (posix_spawn runs no fork handlers: no lease).
+ * lease.lock is held across the fork, so the child's list is whole. Where the
+ * server could not be reached, the child's first call adopts (named_adopt).
+ * Registered after the pool's handlers, so this prepare runs before theirs
+ * (it needs the pool) and this child handler after theirs.
+ */
+static void lease_prepare(void)
+{
+	if (srv_forking)
+		return;
+	pthread_mutex_lock(&lease.lock);
+	unsigned long gen = atomic_load(&lease_gen);
+	for (struct redis *q = lease.list; q; q = q->next_named) {
+		q->child_id[0] = '\0';
+		if (atomic_load(&q->gen) != gen || !q->held)
+			continue;
+		char id[sizeof q->id];
+		redisReply *r = NULL;
+		if (lease_id(id, sizeof id) != IPCQ_OK)
+			continue;
+		const char *args[] = { q->id, id, named_roles(q->held), q->ttl_arg, q->keep_arg };
+		if (named_run(q, &s_nadopt, 5, args, NULL, &r) != IPCQ_OK)
+			continue;
+		q->child_held = q->held & ~(unsigned)r->integer;
+		freeReplyObject(r);
+		memcpy(q->child_id, id, sizeof id);
+	}
+}
+
+static void lease_parent(void)
+{
+	if (!srv_forking)
+		pthread_mutex_unlock(&lease.lock);
+}
+
+/* The refresher does not survive fork: the child starts its own for the leases the parent took for it. */
+static void lease_child(void)
+{
+	if (srv_forking)
+		return;
+	pthread_mutex_init(&lease.lock, NULL);
+	if (lease_cond_made)
+		lease_cond_init(); /* its one waiter, the refresher, is not in this process */
+	lease.running = lease.kicked = false;
+	unsigned long gen = atomic_fetch_add(&lease_gen, 1) + 1;
+	bool any = false;
+	for (struct redis *q = lease.list; q; q = q->next_named)
+		if (q->child_id[0]) {
+			memcpy(q->id, q->child_id, sizeof q->id);
+			q->held = q->child_held;
+			atomic_store(&q->gen, gen);
+			any = true;
+		}
+	if (any) {
+		pthread_mutex_lock(&lease.lock);
+		(void)lease_kick();
+		pthread_mutex_unlock(&lease.lock);
+	}
+}
+
+static void lease_hooks_install(void)
+{
+	pthread_atfork(lease_prepare, lease_parent, lease_child);
+}
+
+static int named_lost(struct redis *q, const char *call, const char *role)
+{
+	return ipcq__fail(IPCQ_CLOSED, ETIMEDOUT,
+	                  "redis: %s on queue %s: this process's %s lease expired (it was stopped, or cut off "
+	                  "from the server, for longer than IPCQ_REDIS_LEASE_MS = %" PRId64 " ms), so the others "
+	                  "count it as gone; close the queue and open it again",
+	                  call, q->list, role, q->ttl_ms);
+}
+
+static int named_put(struct redis *q, struct rconn *c, const void *msg, size_t len, ipcq_deadline dl)
+{
+	const char *keys[] = { q->list, q->room, q->meta, q->prod, q->cons, q->wake };
+	const char *args[] = { len ? msg : "", q->cap_arg, q->id, q->keep_arg };
+	size_t lens[] = { len, strlen(q->cap_arg), strlen(q->id), strlen(q->keep_arg) };
+	for (;;) {
+		redisReply *r = NULL;
+		int rc = conn_script(q->ep, c, &s_nput, 6, keys, 4, args, lens, &r);
+		if (rc != IPCQ_OK)
+			return rc;
+		long long k = r->type == REDIS_REPLY_INTEGER ? r->integer : -3;
+		if (k == -3)
+			rc = reply_error(q->ep, s_nput.name, r);
+		freeReplyObject(r);
+		if (k == 1)
+			return IPCQ_OK;
+		if (k == -1)
+			return redis_broken();
+		if (k == -2)
+			return named_lost(q, "put", "producer");
+		if (rc != IPCQ_OK)
+			return rc;
+		if (dl == IPCQ__NOW || ipcq__remaining_ns(dl) == 0)
+			return IPCQ_FULL;
+		/* Full: a get's room token wakes us, or the chunk ends and the script looks at the leases again. */
+		const char *argv[] = { "BLPOP", q->room, NULL };
+		int why;
+		if ((rc = conn_block(q->ep, c, 3, argv, dl, -1, q->chunk_ms, &r, &why)) != IPCQ_OK)
+			return rc;
+		freeReplyObject(r);
+	}
+}
+
+/* One look through the get script: OK, TOOBIG, EMPTY, EOF, CLOSED (lease lost) or an error. */
+static int named_try_get(struct redis *q, struct rconn *c, void *buf, size_t cap, size_t *len)
+{
+	char cap_s[24];
+	snprintf(cap_s, sizeof cap_s, "%zu", cap);
+	const char *keys[] = { q->list, q->room, q->meta, q->prod, q->cons, q->wake };
+	const char *args[] = { cap_s, q->cap_arg, q->id, q->keep_arg };
+	redisReply *r = NULL;
+	int rc = conn_script(q->ep, c, &s_nget, 6, keys, 4, args, NULL, &r);
+	if (rc != IPCQ_OK)
+		return rc;
+	if (r->type == REDIS_REPLY_NIL)
+		rc = IPCQ_EMPTY;
+	else if (r->type == REDIS_REPLY_INTEGER && r->integer == -1)
+		rc = IPCQ_EOF;
+	else if (r->type == REDIS_REPLY_INTEGER && r->integer == -2)
+		rc = named_lost(q, "get", "consumer");
+	else if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
+		rc = redis_toobig(*len = (size_t)r->integer, cap);
+	else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_STRING &&
+	         r->element[0]->len <= cap)
+		rc = redis_deliver(r->element[0], buf, len);
+	else
+		rc = reply_error(q->ep, s_nget.name, r);
+	freeReplyObject(r);
+	return rc;
+}
+
+static int named_get(struct redis *q, struct rconn *c, void *buf, size_t cap, size_t *len, ipcq_deadline dl)
+{
+	for (;;) {
+		int rc = named_try_get(q, c, buf, cap, len);
+		if (rc != IPCQ_EMPTY || dl == IPCQ__NOW || ipcq__remaining_ns(dl) == 0)
+			return rc;
+		/*
+		 * Wait at most a chunk, then let the script look at the leases again.
+		 * Any message fits: BLPOP takes it, or an EOF token on :e wakes us.
+		 * Else a blocking peek (BLMOVE list list), which moves nothing.
+		 */
+		bool whole = cap >= q->max_msg;
+		const char *pop[] = { "BLPOP", q->list, q->wake, NULL };
+		const char *peek[] = { "BLMOVE", q->list, q->list, "LEFT", "LEFT", NULL };
+		redisReply *r = NULL;
+		int why;
+		rc = whole ? conn_block(q->ep, c, 4, pop, dl, -1, q->chunk_ms, &r, &why)
+		           : conn_block(q->ep, c, 6, peek, dl, -1, q->chunk_ms, &r, &why);
+		if (rc != IPCQ_OK)
+			return rc;
+		bool token = whole && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		             r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, q->wake);
+		bool got = whole && !token && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		           r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len <= cap;
+		/* Anything else but a wake-up token or nothing (nil, a peek) is out of step: say so, drop nothing silently. */
+		if (r->type == REDIS_REPLY_ERROR || (whole && !token && !got && r->type != REDIS_REPLY_NIL))
+			rc = reply_error(q->ep, whole ? "BLPOP" : "BLMOVE (Redis 6.2 or later is needed)", r);
+		else if (got)
+			rc = redis_deliver(r->element[1], buf, len);
+		freeReplyObject(r);
+		if (rc != IPCQ_OK)
+			return rc;
+		if (got)
+			return redis_room_async(q, c);
+	}
+}
+
+static int named_poll(struct redis *q, struct rconn *c, ipcq_deadline dl)
+{
+	const char *keys[] = { q->list, q->room, q->meta, q->prod, q->cons, q->wake };
+	for (;;) {
+		redisReply *r = NULL;
+		int rc = conn_script(q->ep, c, &s_npoll, 6, keys, 0, NULL, NULL, &r);
+		if (rc != IPCQ_OK)
+			return rc;
+		long long k = r->type == REDIS_REPLY_INTEGER ? r->integer : -3;
+		if (k == -3)
+			rc = reply_error(q->ep, s_npoll.name, r);
+		freeReplyObject(r);
+		if (rc != IPCQ_OK || k != 0)
+			return rc != IPCQ_OK ? rc : k == 1 ? IPCQ_OK : IPCQ_EOF;
+		if (dl == IPCQ__NOW || ipcq__remaining_ns(dl) == 0)
+			return IPCQ_EMPTY;
+		const char *peek[] = { "BLMOVE", q->list, q->list, "LEFT", "LEFT", NULL };
+		int why;
+		if ((rc = conn_block(q->ep, c, 6, peek, dl, -1, q->chunk_ms, &r, &why)) != IPCQ_OK)
+			return rc;
+		if (r->type == REDIS_REPLY_ERROR)
+			rc = reply_error(q->ep, "BLMOVE (Redis 6.2 or later is needed)", r);
+		freeReplyObject(r);
+		if (rc != IPCQ_OK)
+			return rc;
+	}
+}
+
+/* Drops this process's leases of roles (its own only: a child that never adopted holds none). */
+static int named_drop(struct redis *q, unsigned roles, bool closing)
+{
+	pthread_mutex_lock(&lease.lock);
+	bool own = atomic_load(&q->gen) == atomic_load(&lease_gen);
+	roles &= q->held;
+	q->held &= ~roles;
+	if (closing)
+		lease_unlink(q);
+	pthread_mutex_unlock(&lease.lock);
+	if (!closing && (!own || !roles))
+		return IPCQ_OK;
+	const char *args[] = { q->id, own ? named_roles(roles) : "", closing ? "1" : "0", q->keep_arg };
+	redisReply *r = NULL;
+	int rc = named_run(q, &s_nrelease, 4, args, NULL, &r);
+	if (r)
+		freeReplyObject(r);
+	return rc;
+}
+
+static int named_release(struct redis *q, unsigned roles)
+{
+	return q->joined ? named_drop(q, roles, false) : IPCQ_OK;
+}
+
+/* The last holder to close deletes the keys; after a crash they expire (keep_ms) or the next open resets them. */
+static void named_close(struct redis *q)
+{
+	if (q->joined)
+		(void)named_drop(q, IPCQ_PRODUCER | IPCQ_CONSUMER, true);
+	q->joined = false;
+	ep_put(q->ep);
+	q->ep = NULL;
 }
 
 /* --- Shared values ---------------------------------------------------------- */
@@ -1550,9 +2302,9 @@ const struct ipcq_mech ipcq_mech_redis = {
 	.summary = "Redis list (hiredis): bounded push and peek-then-pop in Lua, BLPOP waits; shared values "
 	           "in hashes; a private server when no endpoint is given",
 	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN |
-	        IPCQ_CAP_BOUNDED | IPCQ_CAP_SHARED | IPCQ_CAP_HUGE,
-	.default_capacity = 1024,
-	.default_max_msg = 64 * 1024,
+	        IPCQ_CAP_BOUNDED | IPCQ_CAP_SHARED | IPCQ_CAP_HUGE | IPCQ_CAP_NAMED,
+	.default_capacity = REDIS_DEFAULT_CAPACITY,
+	.default_max_msg = REDIS_DEFAULT_MAX_MSG,
 	.shared_open = redis_shared_open,
 	.shared_set = redis_shared_set,
 	.shared_get = redis_shared_get,

@@ -31,15 +31,16 @@ typedef void (*ct_fn)(const struct ct_ctx *c);
 /*
  * One row of the battery: run fn against every mechanism having all of caps;
  * where it lacks one, CUnit reports the test inactive. avail, when set, says
- * whether this machine lets the test observe what it checks (false: inactive,
- * with the reason printed), and runs in a throw-away child.
+ * whether this machine (and its set-up for mechanism m: a server to reach,
+ * say) lets the test observe what it checks (false: inactive, with the
+ * reason printed), and runs in a throw-away child, once per mechanism.
  */
 struct ct_test {
 	const char *name;
 	unsigned caps;
 	ct_fn fn;
 	const char *summary;
-	bool (*avail)(char *why, size_t cap);
+	bool (*avail)(const ipcq_mech *m, char *why, size_t cap);
 };
 
 /* The battery, in run order (tests.c). */
@@ -176,6 +177,12 @@ void ct_wait_sleeping(const struct ct_actor *a);
 /* Waits (5 s at most) until *flag becomes nonzero. */
 void ct_wait_flag(atomic_int *flag);
 
+/*
+ * Runner use only: `ipcq-conformance --named-peer ...` runs this instead of
+ * the battery: a process unrelated to the test (spawned, not forked) that
+ * opens a queue by name and follows steps (tests_named.c).
+ */
+int ct_named_peer_main(int argc, char **argv);
 /* Runner use only: sets up reporting to report_fd and the actor table in a new test process. */
 void ct__child_begin(int report_fd);
 /* Kills and reaps actors the test left behind; reports them as a failure. */

@@ -326,8 +326,8 @@ static void run_current(void)
 
 /* --- Registration ------------------------------------------------------------------- */
 
-/* Runs t->avail in a throw-away child: probes may unshare namespaces. */
-static bool run_available(const struct ct_test *t, char *why, size_t cap)
+/* Runs t->avail for m in a throw-away child: probes may unshare namespaces or open queues. */
+static bool run_available(const struct ct_test *t, const ipcq_mech *m, char *why, size_t cap)
 {
 	int p[2];
 	if (!t->avail)
@@ -341,7 +341,7 @@ static bool run_available(const struct ct_test *t, char *why, size_t cap)
 	if (pid == 0) {
 		char buf[512] = {0};
 		close(p[0]);
-		buf[0] = t->avail(buf + 1, sizeof buf - 1) ? 'y' : 'n';
+		buf[0] = t->avail(m, buf + 1, sizeof buf - 1) ? 'y' : 'n';
 		(void)!write(p[1], buf, strlen(buf));
 		_exit(0);
 	}
@@ -367,13 +367,6 @@ static int run_register(const char *filter)
 		fprintf(stderr, "ipcq-conformance: no test name contains '%s' (see --list)\n", filter);
 		return 2;
 	}
-	/* Probe once, not once per mechanism. */
-	bool avail[ct_test_count];
-	for (size_t i = 0; i < ct_test_count; i++) {
-		avail[i] = !run_matches(&ct_tests[i], filter) || run_available(&ct_tests[i], why, sizeof why);
-		if (!avail[i])
-			printf("conformance: %s is inactive on this machine: %s\n", ct_tests[i].name, why);
-	}
 	for (size_t k = 0; k < run_nselected; k++) {
 		const ipcq_mech *m = run_selected[k];
 		unsigned have = ipcq_mech_caps(m);
@@ -393,7 +386,11 @@ static int run_register(const char *filter)
 				printf("conformance: %s/%s is inactive: the mechanism lacks %s\n",
 				       ipcq_mech_name(m), t->name, caps);
 			}
-			if (lack || !avail[i])
+			/* Probed only where the capabilities are there, once per mechanism. */
+			bool avail = lack || run_available(t, m, why, sizeof why);
+			if (!avail)
+				printf("conformance: %s/%s is inactive here: %s\n", ipcq_mech_name(m), t->name, why);
+			if (lack || !avail)
 				CU_set_test_active(ct, CU_FALSE);
 		}
 	}
@@ -406,6 +403,8 @@ int main(int argc, char **argv)
 {
 	const char *filter = NULL, *mechs = NULL;
 	bool list = false;
+	if (argc > 1 && !strcmp(argv[1], "--named-peer"))
+		return ct_named_peer_main(argc - 2, argv + 2);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

@@ -78,6 +78,18 @@
 	X(use_after_close_closed, 0, NULL, "every call after close, second close included, says CLOSED")     \
 	X(put_after_release_producer_closed, 0, NULL, "put after release(PRODUCER) is CLOSED; get still works") \
 	X(get_after_release_consumer_closed, 0, NULL, "get/poll after release(CONSUMER) are CLOSED")         \
+	/* opened by name, by processes that share no ancestry (tests_named.c) */                          \
+	X(named_bad_names_inval, IPCQ_CAP_NAMED, NULL, "empty, 300-byte, blank, control-character, leading-dot and slashed names: INVAL naming the name") \
+	X(named_pipe_inval, IPCQ_CAP_NAMED, NULL, "ipcq_pipe with a name is INVAL: both directions would be one queue") \
+	X(named_config_mismatch_inval, IPCQ_CAP_NAMED, t_named_usable, "a second open with another capacity or max_msg: INVAL naming the one in force; the same: one queue") \
+	X(named_gone_after_last_close, IPCQ_CAP_NAMED, t_named_usable, "a 200-byte name opens; after the last close a name opens afresh: empty, any config") \
+	X(named_two_processes, IPCQ_CAP_NAMED | IPCQ_CAP_EOF, t_named_usable, "an unrelated process gets 300 through capacity 4, then EOF; and puts 300 back") \
+	X(named_fork_child_holds, IPCQ_CAP_NAMED | IPCQ_CAP_EOF | CT_PROC, t_named_usable, "a forked child holds the producer role at once: the parent's release is no EOF") \
+	X(named_released_producer_eof, IPCQ_CAP_NAMED | IPCQ_CAP_EOF, t_named_usable, "an unrelated producer's release (still alive): drain, then EOF, and it stays") \
+	X(named_sigkill_producer_eof, IPCQ_CAP_NAMED | IPCQ_CAP_EOF, t_named_usable, "an unrelated producer SIGKILLed: drain, then EOF") \
+	X(named_sigkill_consumer_broken, IPCQ_CAP_NAMED | IPCQ_CAP_EOF | IPCQ_CAP_BOUNDED, t_named_usable, "the only consumer SIGKILLed under a put on a full queue: BROKEN") \
+	X(named_lease_stopped_producer, IPCQ_CAP_NAMED | IPCQ_CAP_EOF, t_named_leases, "a SIGSTOPped producer's lease runs out: EOF; woken, its put is CLOSED") \
+	X(named_lease_release_wakes_at_once, IPCQ_CAP_NAMED | IPCQ_CAP_EOF, t_named_leases, "a release wakes a blocked get with EOF at once, not at a lease or chunk timer") \
 	/* pipes */                                                                                         \
 	X(pipe_oneway_baddir, 0, NULL, "one-way pipe: send on a / recv on b are BADDIR")                     \
 	X(pipe_duplex_both_ways, 0, NULL, "duplex pipe: both directions at once, no crossing")              \
@@ -119,6 +131,10 @@ CT_TESTS(CT_DECLARE)
 #undef CT_DECLARE
 
 /* Availability probe: /dev/shm and the mqueue names can be listed. */
-bool t_names_listable(char *why, size_t cap);
+bool t_names_listable(const ipcq_mech *m, char *why, size_t cap);
+/* Availability probe: a queue of m opens by name here (a named mechanism may need a server). */
+bool t_named_usable(const ipcq_mech *m, char *why, size_t cap);
+/* The same, and m keeps named queues with expiring leases (redis): stopped holders count as gone. */
+bool t_named_leases(const ipcq_mech *m, char *why, size_t cap);
 
 #endif /* IPCQ_CONFORMANCE_TESTS_H */
