@@ -19,12 +19,17 @@ void t_nowait_get_empty(const struct ct_ctx *c)
 	ipcq *q = ct_open(c, 4, 64);
 	char buf[64];
 	size_t n;
-	int64_t t0 = ct_now();
-	for (int i = 0; i < 100; i++)
-		CT_ST(ipcq_get(q, buf, sizeof buf, &n, IPCQ_NOWAIT), IPCQ_EMPTY, q);
-	CT_ST(ipcq_poll(q, IPCQ_NOWAIT), IPCQ_EMPTY, q);
-	int64_t dt = ct_now() - t0;
-	CT_TRUE(dt < 50 * CT_MS, "100 NOWAIT gets on an empty queue took %.1f ms", dt / 1e6);
+	/* The fastest of three rounds: a loaded machine slows one round, a NOWAIT that sleeps slows all. */
+	int64_t dt = INT64_MAX;
+	for (int round = 0; round < 3 && dt >= 50 * CT_MS; round++) {
+		int64_t t0 = ct_now();
+		for (int i = 0; i < 100; i++)
+			CT_ST(ipcq_get(q, buf, sizeof buf, &n, IPCQ_NOWAIT), IPCQ_EMPTY, q);
+		CT_ST(ipcq_poll(q, IPCQ_NOWAIT), IPCQ_EMPTY, q);
+		int64_t t = ct_now() - t0;
+		dt = t < dt ? t : dt;
+	}
+	CT_TRUE(dt < 50 * CT_MS, "100 NOWAIT gets on an empty queue took %.1f ms (fastest of 3 rounds)", dt / 1e6);
 	/* put is synchronous: right after it returns a NOWAIT get finds the message. */
 	for (uint32_t i = 0; i < 20; i++) {
 		CT_PUT_MSG(q, 20, i, 1 + i, IPCQ_NOWAIT);
