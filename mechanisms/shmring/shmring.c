@@ -56,8 +56,19 @@
  * a SIGKILLed peer sends no wake-up. Both variables are read at ipcq_open;
  * IPCQ_SHMRING_SOLO=0 turns the solo path off (tests compare the two).
  *
+ * Zero copy (ipcq_reserve/commit/cancel, ipcq_peek/consume): a reservation
+ * is a slot CLAIMED(lap, pid) handed to the caller between calls, a held
+ * message a slot READING(lap, pid); commit is the CAS CLAIMED -> FULL that
+ * ends a put, consume the free that ends a get, cancel turns the slot into
+ * FREE(lap + 1) as recovery would. So a holder killed in between is the
+ * killed put or get above: its reservation is skipped, never torn, and the
+ * ring goes on; a message it held is lost. They claim with a CAS even on a
+ * solo side (see "Zero copy" below); release() and close() end the ones the
+ * process still holds, found by pid and a mark in the slot's len.
+ *
  * Sections: layout and states - identity and fences - solo sides - claiming
- * slots (put, get, peek) - recovery and lifelines - waiting - ops.
+ * slots (put, get, peek, reserve, hold) - recovery and lifelines - waiting -
+ * ops - zero-copy ops.
  */
 #include "mech.h"
 
@@ -95,6 +106,7 @@ enum { K_FREE = 0, K_CLAIMED = 1, K_FULL = 2, K_READING = 3 };
 #define SHMRING_CHECK_EVERY 1024u  /* puts between two looks at the consumers' lifeline */
 #define NOTREADY (-1)              /* internal: nothing to do yet */
 #define SETTLED 2u                 /* shmring_side.shared: the owner is known to be out */
+#define ZC_HELD (UINT64_C(1) << 63)  /* in a slot's len: a reservation or a held message, not a put or get in flight */
 
 /*
  * A slot is max_msg bytes of data (rounded up to 8) and then this header.
@@ -146,6 +158,7 @@ struct shmring {
 	bool solo;        /* solo sides allowed: membarrier can give the owners' missing fence */
 	atomic_uint puts; /* since the last lifeline look */
 	atomic_int prod_safe, cons_safe; /* this handle waited out that side's solo owner: CAS path is safe */
+	atomic_int zc_used; /* this handle reserved or held a slot once: release looks for what it still holds */
 };
 
 /* Signed distance a - b between two 40-bit laps. */
@@ -532,6 +545,84 @@ static int shmring_try_get(struct shmring *q, void *buf, size_t cap, size_t *len
 	}
 }
 
+/*
+ * Zero copy. It claims its slot with a CAS on every path, solo owner included:
+ * the slot stays CLAIMED or READING between calls, named by the pid, so a
+ * holder that dies is recovered exactly like a put or get killed mid-copy,
+ * and a newcomer turning the side shared never waits for a holder's busy.
+ * len carries ZC_HELD meanwhile, which tells release() the slots to end.
+ */
+
+/* One non-blocking reservation: OK with *where set to the slot's data, or NOTREADY (full). */
+static int shmring_try_reserve(struct shmring *q, size_t len, void **where, struct shmring_stuck *stuck)
+{
+	struct shmring_hdr *h = q->h;
+	uint64_t pos = atomic_load_explicit(&h->prod.hint, memory_order_relaxed);
+	uint32_t me = self_pid();
+	for (;;) {
+		struct shmring_slot *s = slot_at(q, pos);
+		uint64_t lap = lap_of(q, pos);
+		uint64_t st = ST(lap, K_FREE, 0);
+		if (atomic_compare_exchange_strong_explicit(&s->state, &st, ST(lap, K_CLAIMED, me), memory_order_acquire,
+		                                            memory_order_acquire)) {
+			hint_advance(&h->prod.hint, pos + 1);
+			atomic_store_explicit(&s->len, ZC_HELD | len, memory_order_relaxed);
+			*where = slot_data(q, s);
+			return IPCQ_OK;
+		}
+		if (lapdiff(ST_LAP(st), lap) >= 0) {
+			pos++;
+			continue;
+		}
+		uint64_t e = atomic_load_explicit(&h->prod.hint, memory_order_relaxed);
+		if (e > pos) {
+			pos = e;
+			continue;
+		}
+		stuck->slot = s;
+		stuck->pos = pos;
+		stuck->state = st;
+		return NOTREADY;
+	}
+}
+
+/* One non-blocking hold of the oldest message: OK with *where and *len set, or NOTREADY. */
+static int shmring_try_hold(struct shmring *q, const void **where, size_t *len, struct shmring_stuck *stuck)
+{
+	struct shmring_hdr *h = q->h;
+	uint64_t pos = atomic_load_explicit(&h->cons.hint, memory_order_relaxed);
+	for (;;) {
+		struct shmring_slot *s = slot_at(q, pos);
+		uint64_t lap = lap_of(q, pos);
+		uint64_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+		int64_t d = lapdiff(ST_LAP(st), lap);
+		if (d > 0 || (d == 0 && ST_KIND(st) == K_READING)) {
+			pos++;
+			continue;
+		}
+		if (d == 0 && ST_KIND(st) == K_FULL) {
+			if (!atomic_compare_exchange_weak_explicit(&s->state, &st, ST(lap, K_READING, self_pid()),
+			                                           memory_order_acq_rel, memory_order_relaxed))
+				continue;
+			hint_advance(&h->cons.hint, pos + 1);
+			uint64_t n = atomic_load_explicit(&s->len, memory_order_relaxed);
+			atomic_store_explicit(&s->len, ZC_HELD | n, memory_order_relaxed);
+			*len = (size_t)n;
+			*where = slot_data(q, s);
+			return IPCQ_OK;
+		}
+		uint64_t e = atomic_load_explicit(&h->cons.hint, memory_order_relaxed);
+		if (e > pos) {
+			pos = e;
+			continue;
+		}
+		stuck->slot = s;
+		stuck->pos = pos;
+		stuck->state = st;
+		return NOTREADY;
+	}
+}
+
 /* --- Recovery and lifelines --------------------------------------------------------- */
 
 /*
@@ -574,7 +665,8 @@ static int shmring_broken(void)
 
 /* --- Waiting ----------------------------------------------------------------------- */
 
-enum shmring_kind { OP_PUT, OP_GET, OP_PEEK };
+/* The kinds up to OP_RESERVE fill slots (they wait for room), the others empty them. */
+enum shmring_kind { OP_PUT, OP_RESERVE, OP_GET, OP_PEEK, OP_HOLD };
 
 struct shmring_op {
 	enum shmring_kind kind;
@@ -582,18 +674,30 @@ struct shmring_op {
 	void *buf;
 	size_t len, cap;
 	size_t *out_len;
+	void **where; /* OP_RESERVE, OP_HOLD: the slot's data */
 };
+
+static inline bool op_fills(enum shmring_kind k)
+{
+	return k <= OP_RESERVE;
+}
 
 /* One non-blocking try of op, solo when this thread owns its side; eager as in try_get. */
 static int shmring_attempt(struct shmring *q, const struct shmring_op *op, bool eager, struct shmring_stuck *sk)
 {
 	if (op->kind == OP_PEEK) /* reads only: nothing to exclude */
 		return shmring_try_get(q, NULL, 0, NULL, true, false, false, sk);
-	bool put = op->kind == OP_PUT;
+	bool put = op_fills(op->kind);
 	struct shmring_side *sd = put ? &q->h->prod : &q->h->cons;
 	bool solo = shmring_solo_enter(q, sd, put ? &q->prod_safe : &q->cons_safe);
-	int rc = put ? shmring_try_put(q, op->msg, op->len, solo, sk)
-	             : shmring_try_get(q, op->buf, op->cap, op->out_len, false, eager, solo, sk);
+	int rc;
+	if (op->kind == OP_PUT)
+		rc = shmring_try_put(q, op->msg, op->len, solo, sk);
+	else if (op->kind == OP_GET)
+		rc = shmring_try_get(q, op->buf, op->cap, op->out_len, false, eager, solo, sk);
+	else /* zero copy claims even when solo: the slot stays claimed after this call */
+		rc = op->kind == OP_RESERVE ? shmring_try_reserve(q, op->len, op->where, sk)
+		                            : shmring_try_hold(q, (const void **)op->where, op->out_len, sk);
 	if (solo)
 		atomic_store_explicit(&sd->busy, 0, memory_order_release);
 	return rc;
@@ -612,7 +716,7 @@ static int shmring_look_around(struct shmring *q, const struct shmring_op *op, s
 		if (rc != NOTREADY)
 			return rc;
 	}
-	if (op->kind == OP_PUT)
+	if (op_fills(op->kind))
 		return shmring_gone(q, IPCQ_CONSUMER) ? shmring_broken() : NOTREADY;
 	if (!shmring_gone(q, IPCQ_PRODUCER))
 		return NOTREADY;
@@ -663,13 +767,13 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 	int rc = shmring_attempt(q, op, true, &sk);
 	if (rc != NOTREADY)
 		return rc;
-	int none = op->kind == OP_PUT ? IPCQ_FULL : IPCQ_EMPTY;
+	int none = op_fills(op->kind) ? IPCQ_FULL : IPCQ_EMPTY;
 	if (dl == IPCQ__NOW) {
 		rc = shmring_look_around(q, op, &sk);
 		return rc == NOTREADY ? none : rc;
 	}
 	/* A get need not spin before an EOF already known. */
-	if (op->kind != OP_PUT && atomic_load_explicit(&q->h->prod_gone, memory_order_acquire)) {
+	if (!op_fills(op->kind) && atomic_load_explicit(&q->h->prod_gone, memory_order_acquire)) {
 		rc = shmring_look_around(q, op, &sk);
 		if (rc != NOTREADY)
 			return rc;
@@ -688,7 +792,7 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 	 * while spinning leaves the count high: later callers sleep sooner,
 	 * which is slower, never wrong.
 	 */
-	atomic_uint *spinners = op->kind == OP_PUT ? &q->h->room_spinners : &q->h->data_spinners;
+	atomic_uint *spinners = op_fills(op->kind) ? &q->h->room_spinners : &q->h->data_spinners;
 	bool spin = q->spin_ns > 0 && atomic_fetch_add_explicit(spinners, 1, memory_order_relaxed) < q->max_spinners;
 	if (!spin && q->spin_ns > 0)
 		atomic_fetch_sub_explicit(spinners, 1, memory_order_relaxed);
@@ -701,9 +805,9 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 		 * turn that sees the change is short, and a message's second
 		 * line is fetched with its first.
 		 */
-		bool moved = op->kind == OP_PUT ? shmring_room_ahead(q, &sk)
+		bool moved = op_fills(op->kind) ? shmring_room_ahead(q, &sk)
 		                                : atomic_load_explicit(&sk.slot->state, memory_order_relaxed) != sk.state;
-		if (op->kind != OP_PUT && q->data_room)
+		if (!op_fills(op->kind) && q->data_room)
 			__builtin_prefetch(slot_data(q, sk.slot), 0, 3);
 		if (moved) {
 			rc = shmring_attempt(q, op, false, &sk);
@@ -738,7 +842,7 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 		return rc;
 
 	/* Sleep on the futex of the side we wait for. */
-	bool room = op->kind == OP_PUT;
+	bool room = op_fills(op->kind);
 	atomic_uint *waiters = room ? &q->h->room_waiters : &q->h->data_waiters;
 	atomic_uint *word = room ? &q->h->room_futex : &q->h->data_futex;
 	bool slept = false;
@@ -877,16 +981,21 @@ too_big:
 	                  cap, max);
 }
 
-static int shmring_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
+/* A message nobody can get must not be queued: the flag is cheap, the lifeline now and then. */
+static inline bool shmring_no_consumer(struct shmring *q)
 {
-	struct shmring *q = st;
-	/* A message nobody can get must not be queued: the flag is cheap, the lifeline now and then. */
 	if (atomic_load_explicit(&q->h->cons_gone, memory_order_relaxed))
-		return shmring_broken();
+		return true;
 	/* Not an atomic add: a count that threads race on only shifts when the next look comes. */
 	unsigned n = atomic_load_explicit(&q->puts, memory_order_relaxed);
 	atomic_store_explicit(&q->puts, n + 1, memory_order_relaxed);
-	if ((n & (SHMRING_CHECK_EVERY - 1)) == 0 && shmring_gone(q, IPCQ_CONSUMER))
+	return (n & (SHMRING_CHECK_EVERY - 1)) == 0 && shmring_gone(q, IPCQ_CONSUMER);
+}
+
+static int shmring_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
+{
+	struct shmring *q = st;
+	if (shmring_no_consumer(q))
 		return shmring_broken();
 	struct shmring_op op = { .kind = OP_PUT, .msg = msg, .len = len };
 	return shmring_run(q, &op, dl);
@@ -902,6 +1011,128 @@ static int shmring_poll(void *st, ipcq_deadline dl)
 {
 	struct shmring_op op = { .kind = OP_PEEK };
 	return shmring_run(st, &op, dl);
+}
+
+/* --- Zero-copy ops --------------------------------------------------------------------- */
+
+/* The slot whose data starts at buf, or NULL when buf is not one of this ring's. */
+static struct shmring_slot *shmring_slot_of(const struct shmring *q, const void *buf)
+{
+	uintptr_t p = (uintptr_t)buf, base = (uintptr_t)q->h->slots;
+	if (p < base || (p - base) % q->slot_size || (p - base) / q->slot_size >= q->cap)
+		return NULL;
+	return (struct shmring_slot *)((unsigned char *)buf + q->data_room);
+}
+
+/*
+ * The slot at buf when this process holds it as kind (CLAIMED: a
+ * reservation, READING: a held message), with its state and len; else NULL
+ * after recording INVAL.
+ */
+static struct shmring_slot *shmring_zc_slot(const struct shmring *q, const void *buf, int kind, const char *call,
+                                            uint64_t *state, uint64_t *len)
+{
+	struct shmring_slot *s = shmring_slot_of(q, buf);
+	if (s) {
+		*state = atomic_load_explicit(&s->state, memory_order_acquire);
+		*len = atomic_load_explicit(&s->len, memory_order_relaxed);
+		if (ST_KIND(*state) == kind && ST_PID(*state) == (pid_t)self_pid() && (*len & ZC_HELD))
+			return s;
+	}
+	ipcq__fail(IPCQ_INVAL, 0,
+	           "shmring: %s: %p is not a %s this process holds on this queue (ended already, or from "
+	           "another queue or call)",
+	           call, buf, kind == K_CLAIMED ? "reservation (ipcq_reserve)" : "message held by ipcq_peek");
+	return NULL;
+}
+
+static int shmring_reserve(void *st, size_t len, void **buf, ipcq_deadline dl)
+{
+	struct shmring *q = st;
+	if (shmring_no_consumer(q))
+		return shmring_broken();
+	atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
+	struct shmring_op op = { .kind = OP_RESERVE, .len = len, .where = buf };
+	return shmring_run(q, &op, dl);
+}
+
+static int shmring_commit(void *st, void *buf, size_t len)
+{
+	struct shmring *q = st;
+	uint64_t cur, reserved;
+	struct shmring_slot *s = shmring_zc_slot(q, buf, K_CLAIMED, "commit", &cur, &reserved);
+	if (!s)
+		return IPCQ_INVAL;
+	if (len > (reserved & ~ZC_HELD))
+		return ipcq__fail(IPCQ_INVAL, 0, "shmring: commit: %zu bytes, but only %llu were reserved; reserve more",
+		                  len, (unsigned long long)(reserved & ~ZC_HELD));
+	atomic_store_explicit(&s->len, len, memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&s->state, &cur, ST(ST_LAP(cur), K_FULL, 0), memory_order_seq_cst,
+	                                             memory_order_relaxed))
+		return ipcq__fail(IPCQ_PEERDEAD, 0,
+		                  "shmring: commit: another process declared this producer (pid %u) dead and reclaimed "
+		                  "its reservation; the message was not queued: reserve again",
+		                  self_pid());
+	wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, false);
+	return IPCQ_OK;
+}
+
+/* Frees slot s (held in state cur) for its next lap; a consumer waiting on it passes it, a producer takes it. */
+static void shmring_zc_end(struct shmring *q, struct shmring_slot *s, uint64_t cur)
+{
+	atomic_store_explicit(&s->len, 0, memory_order_relaxed);
+	/* A CAS: a rescuer that wrongly took us for dead (reused pid) may have freed it already. */
+	atomic_compare_exchange_strong_explicit(&s->state, &cur, ST(ST_LAP(cur) + 1, K_FREE, 0), memory_order_seq_cst,
+	                                        memory_order_relaxed);
+	wake_if_waiting(&q->h->room_waiters, &q->h->room_futex, false);
+}
+
+static int shmring_cancel(void *st, void *buf)
+{
+	struct shmring *q = st;
+	uint64_t cur, len;
+	struct shmring_slot *s = shmring_zc_slot(q, buf, K_CLAIMED, "cancel", &cur, &len);
+	if (!s)
+		return IPCQ_INVAL;
+	shmring_zc_end(q, s, cur);
+	/* Consumers may wait at this slot: the next message, if any, is past it. */
+	wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, false);
+	return IPCQ_OK;
+}
+
+static int shmring_peek(void *st, const void **buf, size_t *len, ipcq_deadline dl)
+{
+	struct shmring *q = st;
+	atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
+	struct shmring_op op = { .kind = OP_HOLD, .out_len = len, .where = (void **)buf };
+	return shmring_run(q, &op, dl);
+}
+
+static int shmring_consume(void *st, const void *buf)
+{
+	struct shmring *q = st;
+	uint64_t cur, len;
+	struct shmring_slot *s = shmring_zc_slot(q, buf, K_READING, "consume", &cur, &len);
+	if (!s)
+		return IPCQ_INVAL;
+	shmring_zc_end(q, s, cur);
+	return IPCQ_OK;
+}
+
+/* Ends what this process still holds in roles: reservations are dropped, held messages consumed. */
+static void shmring_zc_release(struct shmring *q, unsigned roles)
+{
+	if (!atomic_load_explicit(&q->zc_used, memory_order_relaxed))
+		return;
+	pid_t me = (pid_t)self_pid();
+	for (size_t i = 0; i < q->cap; i++) {
+		struct shmring_slot *s = slot_at(q, i);
+		uint64_t cur = atomic_load_explicit(&s->state, memory_order_acquire);
+		int kind = ST_KIND(cur);
+		bool mine = ST_PID(cur) == me && (atomic_load_explicit(&s->len, memory_order_relaxed) & ZC_HELD);
+		if (mine && ((kind == K_CLAIMED && (roles & IPCQ_PRODUCER)) || (kind == K_READING && (roles & IPCQ_CONSUMER))))
+			shmring_zc_end(q, s, cur); /* release() then wakes every sleeper of both sides */
+	}
 }
 
 /* Counts FULL slots: exact when nothing moves, approximate otherwise. */
@@ -921,6 +1152,7 @@ static int shmring_qsize(void *st, size_t *n)
 static int shmring_release(void *st, unsigned roles)
 {
 	struct shmring *q = st;
+	shmring_zc_release(q, roles);
 	ipcq__life_release(&q->life, roles);
 	/* Sleepers on the other side look at the lifeline now rather than at their next nap. */
 	if (roles & IPCQ_PRODUCER) {
@@ -939,7 +1171,7 @@ const struct ipcq_mech ipcq_mech_shmring = {
 	.name = "shmring",
 	.summary = "lock-free MPMC ring in shared memory; spins, then sleeps on a shared futex",
 	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN |
-	        IPCQ_CAP_BOUNDED | IPCQ_CAP_ROBUST,
+	        IPCQ_CAP_BOUNDED | IPCQ_CAP_ROBUST | IPCQ_CAP_ZEROCOPY,
 	.state_size = sizeof(struct shmring),
 	.default_capacity = 1024,
 	.default_max_msg = 8192,
@@ -950,4 +1182,9 @@ const struct ipcq_mech ipcq_mech_shmring = {
 	.qsize = shmring_qsize,
 	.release = shmring_release,
 	.close = shmring_close,
+	.reserve = shmring_reserve,
+	.commit = shmring_commit,
+	.cancel = shmring_cancel,
+	.peek = shmring_peek,
+	.consume = shmring_consume,
 };
