@@ -6,7 +6,8 @@
  * delay), solo sides turning shared mid-stream (a second consumer process,
  * a producer thread, a second producer process), the pure futex path 1 -> 1
  * on both paths, a poller asleep beside a getter, ring wrap-around with mixed sizes and TOOBIG, and no
- * /dev/shm entry left behind.
+ * /dev/shm entry left behind. Zero copy: SIGKILL between ipcq_reserve and
+ * ipcq_commit, and between ipcq_peek and ipcq_consume, in loops.
  *
  * Children report through their exit status and shared memory; they never
  * return into CUnit.
@@ -97,6 +98,22 @@ struct acked {
 
 #define KILL_PRE 64 /* messages made before the first put, so the kill lands inside a put */
 
+/* The same producer writing in place: reserve, fill the slot, commit. */
+static void doomed_zc_producer(ipcq *q, struct acked *a)
+{
+	ipcq_release(q, IPCQ_CONSUMER);
+	for (uint64_t seq = 0;; seq++) {
+		size_t len = kill_len(seq);
+		void *w;
+		if (ipcq_reserve(q, len, &w, 10 * SEC) != IPCQ_OK)
+			_exit(3);
+		fill_msg(w, len, seq);
+		if (ipcq_commit(q, w, len) != IPCQ_OK)
+			_exit(4);
+		atomic_store(&a->n, seq + 1);
+	}
+}
+
 static void doomed_producer(ipcq *q, struct acked *a)
 {
 	ipcq_release(q, IPCQ_CONSUMER);
@@ -124,7 +141,7 @@ static void doomed_producer(ipcq *q, struct acked *a)
  * solo: the child is the ring's only producer so far, and publishes without
  * claiming; the parent's put makes the producer side shared.
  */
-static bool kill_round(int round, bool solo, unsigned *extra, unsigned *torn)
+static bool kill_round(int round, bool solo, bool zc, unsigned *extra, unsigned *torn)
 {
 	bool keep_producer = round % 2;
 	size_t cap = round % 3 ? 64 : 61;
@@ -132,8 +149,11 @@ static bool kill_round(int round, bool solo, unsigned *extra, unsigned *torn)
 	struct acked *a = shm_shared(sizeof *a);
 	unsigned char *b = malloc(KILL_MAX);
 	pid_t pid = fork();
-	if (pid == 0)
+	if (pid == 0) {
+		if (zc)
+			doomed_zc_producer(q, a);
 		doomed_producer(q, a);
+	}
 	if (!keep_producer)
 		ipcq_release(q, IPCQ_PRODUCER);
 	uint64_t next = 0, k = (uint64_t)(round % 40);
@@ -184,7 +204,7 @@ static bool kill_round(int round, bool solo, unsigned *extra, unsigned *torn)
 	 * its slot FREE, unseen: count kills before the next publish instead
 	 * (the messages are made in advance, so those are nearly all mid-copy).
 	 */
-	*torn += solo ? next == acked : queued > next;
+	*torn += solo && !zc ? next == acked : queued > next;
 	size_t left = 99;
 	ok = ok && SHM_CHECK(ipcq_get(q, b, KILL_MAX, &left, IPCQ_NOWAIT) == (keep_producer ? IPCQ_EMPTY : IPCQ_EOF),
 	                     "round %d: something was left in the ring", round);
@@ -194,25 +214,38 @@ static bool kill_round(int round, bool solo, unsigned *extra, unsigned *torn)
 	return ok;
 }
 
-static void kill_producer_rounds(bool solo, int rounds)
+static void kill_producer_rounds(bool solo, bool zc, int rounds)
 {
 	unsigned extra = 0, torn = 0;
 	for (int round = 0; round < rounds; round++)
-		if (!kill_round(round, solo, &extra, &torn))
+		if (!kill_round(round, solo, zc, &extra, &torn))
 			return;
 	/* The test is only worth something if kills do land between claim and publish. */
 	SHM_CHECK(torn > 0, "no kill of %d landed inside a put: the test missed its window", rounds);
-	printf("(%u of %d kills inside a put, %u after publish before the ack) ", torn, rounds, extra);
+	printf("(%u of %d kills inside a %s, %u after publish before the ack) ", torn, rounds,
+	       zc ? "reservation" : "put", extra);
 }
 
 static void t_kill9_producer_mid_publish(void)
 {
-	kill_producer_rounds(false, 1000);
+	kill_producer_rounds(false, false, 1000);
 }
 
 static void t_kill9_solo_producer_mid_copy(void)
 {
-	kill_producer_rounds(true, 300);
+	kill_producer_rounds(true, false, 300);
+}
+
+/* Killed between ipcq_reserve and ipcq_commit (a 64 KiB fill in between): never torn, never blocking. */
+static void t_kill9_zc_producer_mid_reservation(void)
+{
+	kill_producer_rounds(false, true, 300);
+}
+
+/* The same with the producer side solo-owned first (zero copy claims with a CAS there too). */
+static void t_kill9_zc_solo_producer_mid_reservation(void)
+{
+	kill_producer_rounds(true, true, 200);
 }
 
 /* --- SIGKILL of a consumer in the middle of its gets -------------------------------------- */
@@ -229,20 +262,46 @@ static void doomed_consumer(ipcq *q, atomic_int *started)
 	}
 }
 
+/* The same consumer reading in place; holding says whether it is between peek and consume. */
+static void doomed_zc_consumer(ipcq *q, atomic_int *started)
+{
+	ipcq_release(q, IPCQ_PRODUCER);
+	atomic_int *holding = started + 1;
+	atomic_store(started, 1);
+	for (;;) {
+		const void *r;
+		size_t n;
+		if (ipcq_peek(q, &r, &n, 10 * SEC) != IPCQ_OK)
+			_exit(3);
+		atomic_store(holding, 1);
+		uint64_t seq;
+		memcpy(&seq, r, 8);
+		if (n != kill_len(seq) || check_msg(r, n, seq) >= 0) /* reads every byte in place */
+			_exit(4);
+		atomic_store(holding, 0);
+		if (ipcq_consume(q, r) != IPCQ_OK)
+			_exit(5);
+	}
+}
+
 /*
  * The consumer child takes big messages as they come and is killed in the
  * middle; a slot it was reading must not block the producers forever: the
  * parent then puts and gets two rings' worth through the same ring.
  */
-static void kill_consumer_rounds(bool solo, int rounds)
+static void kill_consumer_rounds(bool solo, bool zc, int rounds)
 {
+	unsigned held = 0;
 	unsigned char *b = malloc(KILL_MAX);
 	for (int round = 0; round < rounds; round++) {
 		ipcq *q = solo ? ring_open(4, KILL_MAX) : ring_open_cas(4, KILL_MAX);
-		atomic_int *started = shm_shared(sizeof *started);
+		atomic_int *started = shm_shared(2 * sizeof *started);
 		pid_t pid = fork();
-		if (pid == 0)
+		if (pid == 0) {
+			if (zc)
+				doomed_zc_consumer(q, started);
 			doomed_consumer(q, started);
+		}
 		while (!atomic_load(started))
 			sleep_ns(100000);
 		uint64_t seq = 0;
@@ -254,6 +313,7 @@ static void kill_consumer_rounds(bool solo, int rounds)
 		}
 		kill(pid, SIGKILL);
 		shm_wait(pid, 10 * SEC);
+		held += (unsigned)atomic_load(&started[1]);
 		/* Whatever the child left: drain it (whole messages only), then use the ring twice around. */
 		size_t n;
 		int st;
@@ -278,19 +338,28 @@ static void kill_consumer_rounds(bool solo, int rounds)
 				return;
 		}
 		ipcq_close(q);
-		munmap(started, sizeof *started);
+		munmap(started, 2 * sizeof *started);
 	}
 	free(b);
+	if (zc) {
+		SHM_CHECK(held > 0, "no kill of %d landed between peek and consume: the test missed its window", rounds);
+		printf("(%u of %d kills between peek and consume) ", held, rounds);
+	}
 }
 
 static void t_kill9_consumer_mid_get(void)
 {
-	kill_consumer_rounds(false, 300);
+	kill_consumer_rounds(false, false, 300);
 }
 
 static void t_kill9_solo_consumer_mid_get(void)
 {
-	kill_consumer_rounds(true, 150);
+	kill_consumer_rounds(true, false, 150);
+}
+
+static void t_kill9_zc_consumer_mid_hold(void)
+{
+	kill_consumer_rounds(false, true, 300);
 }
 
 /* --- 10^6 messages 4 -> 4, and the pure futex path 1 -> 1 ------------------------------------ */
@@ -702,6 +771,10 @@ int shm_add_shmring(void)
 	    !CU_add_test(s, "kill9_consumer_mid_get_x300", t_kill9_consumer_mid_get) ||
 	    !CU_add_test(s, "kill9_solo_producer_mid_copy_x300", t_kill9_solo_producer_mid_copy) ||
 	    !CU_add_test(s, "kill9_solo_consumer_mid_get_x150", t_kill9_solo_consumer_mid_get) ||
+	    !CU_add_test(s, "kill9_zc_producer_between_reserve_and_commit_x300", t_kill9_zc_producer_mid_reservation) ||
+	    !CU_add_test(s, "kill9_zc_solo_producer_between_reserve_and_commit_x200",
+	                 t_kill9_zc_solo_producer_mid_reservation) ||
+	    !CU_add_test(s, "kill9_zc_consumer_between_peek_and_consume_x300", t_kill9_zc_consumer_mid_hold) ||
 	    !CU_add_test(s, "solo_sides_turn_shared_midstream", t_solo_sides_turn_shared) ||
 	    !CU_add_test(s, "futex_only_1x1_cas_path", t_futex_only_1x1_cas) ||
 	    !CU_add_test(s, "poller_asleep_beside_getter", t_poller_beside_getter) ||
