@@ -62,9 +62,9 @@
  * ends a put, consume the free that ends a get, cancel turns the slot into
  * FREE(lap + 1) as recovery would. So a holder killed in between is the
  * killed put or get above: its reservation is skipped, never torn, and the
- * ring goes on; a message it held is lost. They claim with a CAS even on a
- * solo side (see "Zero copy" below); release() and close() end the ones the
- * process still holds, found by pid and a mark in the slot's len.
+ * ring goes on; a message it held is lost. They mark the slot with the pid
+ * even on a solo side (see "Zero copy" below); release() and close() end the
+ * ones the process still holds, found by pid and a mark in the slot's len.
  *
  * Sections: layout and states - identity and fences - solo sides - claiming
  * slots (put, get, peek, reserve, hold) - recovery and lifelines - waiting -
@@ -546,15 +546,24 @@ static int shmring_try_get(struct shmring *q, void *buf, size_t cap, size_t *len
 }
 
 /*
- * Zero copy. It claims its slot with a CAS on every path, solo owner included:
- * the slot stays CLAIMED or READING between calls, named by the pid, so a
- * holder that dies is recovered exactly like a put or get killed mid-copy,
- * and a newcomer turning the side shared never waits for a holder's busy.
+ * Zero copy. Unlike a solo put or get, it marks its slot CLAIMED or READING
+ * with its pid on every path, solo owner included (with a plain store there,
+ * inside the busy window like any solo attempt): the slot stays so between
+ * calls, so a holder that dies is recovered exactly like a put or get killed
+ * mid-copy, and a newcomer turning the side shared waits only for the claim,
+ * never for the holder. commit and consume open a solo window of their own
+ * (the side may have turned shared since): a plain store inside it, a CAS
+ * with its seq_cst order for the wake-up outside.
  * len carries ZC_HELD meanwhile, which tells release() the slots to end.
  */
 
-/* One non-blocking reservation: OK with *where set to the slot's data, or NOTREADY (full). */
-static int shmring_try_reserve(struct shmring *q, size_t len, void **where, struct shmring_stuck *stuck)
+/*
+ * One non-blocking reservation: OK with *where set to the slot's data, or
+ * NOTREADY (full). solo: nobody else moves a FREE slot, so the claim is a
+ * plain store, and the hint may pass the slot at once: it is CLAIMED with
+ * our pid, which recovery can undo, never FREE.
+ */
+static int shmring_try_reserve(struct shmring *q, size_t len, void **where, bool solo, struct shmring_stuck *stuck)
 {
 	struct shmring_hdr *h = q->h;
 	uint64_t pos = atomic_load_explicit(&h->prod.hint, memory_order_relaxed);
@@ -563,8 +572,17 @@ static int shmring_try_reserve(struct shmring *q, size_t len, void **where, stru
 		struct shmring_slot *s = slot_at(q, pos);
 		uint64_t lap = lap_of(q, pos);
 		uint64_t st = ST(lap, K_FREE, 0);
-		if (atomic_compare_exchange_strong_explicit(&s->state, &st, ST(lap, K_CLAIMED, me), memory_order_acquire,
-		                                            memory_order_acquire)) {
+		bool mine;
+		if (solo) {
+			st = atomic_load_explicit(&s->state, memory_order_acquire);
+			mine = st == ST(lap, K_FREE, 0);
+			if (mine)
+				atomic_store_explicit(&s->state, ST(lap, K_CLAIMED, me), memory_order_relaxed);
+		} else {
+			mine = atomic_compare_exchange_strong_explicit(&s->state, &st, ST(lap, K_CLAIMED, me),
+			                                               memory_order_acquire, memory_order_acquire);
+		}
+		if (mine) {
 			hint_advance(&h->prod.hint, pos + 1);
 			atomic_store_explicit(&s->len, ZC_HELD | len, memory_order_relaxed);
 			*where = slot_data(q, s);
@@ -586,8 +604,9 @@ static int shmring_try_reserve(struct shmring *q, size_t len, void **where, stru
 	}
 }
 
-/* One non-blocking hold of the oldest message: OK with *where and *len set, or NOTREADY. */
-static int shmring_try_hold(struct shmring *q, const void **where, size_t *len, struct shmring_stuck *stuck)
+/* One non-blocking hold of the oldest message: OK with *where and *len set, or NOTREADY.
+ * solo: a FULL slot stays FULL until we move it, so the claim is a plain store. */
+static int shmring_try_hold(struct shmring *q, const void **where, size_t *len, bool solo, struct shmring_stuck *stuck)
 {
 	struct shmring_hdr *h = q->h;
 	uint64_t pos = atomic_load_explicit(&h->cons.hint, memory_order_relaxed);
@@ -601,8 +620,10 @@ static int shmring_try_hold(struct shmring *q, const void **where, size_t *len, 
 			continue;
 		}
 		if (d == 0 && ST_KIND(st) == K_FULL) {
-			if (!atomic_compare_exchange_weak_explicit(&s->state, &st, ST(lap, K_READING, self_pid()),
-			                                           memory_order_acq_rel, memory_order_relaxed))
+			if (solo)
+				atomic_store_explicit(&s->state, ST(lap, K_READING, self_pid()), memory_order_relaxed);
+			else if (!atomic_compare_exchange_weak_explicit(&s->state, &st, ST(lap, K_READING, self_pid()),
+			                                                memory_order_acq_rel, memory_order_relaxed))
 				continue;
 			hint_advance(&h->cons.hint, pos + 1);
 			uint64_t n = atomic_load_explicit(&s->len, memory_order_relaxed);
@@ -695,9 +716,9 @@ static int shmring_attempt(struct shmring *q, const struct shmring_op *op, bool 
 		rc = shmring_try_put(q, op->msg, op->len, solo, sk);
 	else if (op->kind == OP_GET)
 		rc = shmring_try_get(q, op->buf, op->cap, op->out_len, false, eager, solo, sk);
-	else /* zero copy claims even when solo: the slot stays claimed after this call */
-		rc = op->kind == OP_RESERVE ? shmring_try_reserve(q, op->len, op->where, sk)
-		                            : shmring_try_hold(q, (const void **)op->where, op->out_len, sk);
+	else
+		rc = op->kind == OP_RESERVE ? shmring_try_reserve(q, op->len, op->where, solo, sk)
+		                            : shmring_try_hold(q, (const void **)op->where, op->out_len, solo, sk);
 	if (solo)
 		atomic_store_explicit(&sd->busy, 0, memory_order_release);
 	return rc;
@@ -1067,6 +1088,14 @@ static int shmring_commit(void *st, void *buf, size_t len)
 		return ipcq__fail(IPCQ_INVAL, 0, "shmring: commit: %zu bytes, but only %llu were reserved; reserve more",
 		                  len, (unsigned long long)(reserved & ~ZC_HELD));
 	atomic_store_explicit(&s->len, len, memory_order_relaxed);
+	struct shmring_side *sd = &q->h->prod;
+	if (shmring_solo_enter(q, sd, &q->prod_safe)) {
+		/* Publish as a solo put does; our CLAIMED slot is moved by nobody else while we live. */
+		atomic_store_explicit(&s->state, ST(ST_LAP(cur), K_FULL, 0), memory_order_release);
+		wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, true);
+		atomic_store_explicit(&sd->busy, 0, memory_order_release);
+		return IPCQ_OK;
+	}
 	if (!atomic_compare_exchange_strong_explicit(&s->state, &cur, ST(ST_LAP(cur), K_FULL, 0), memory_order_seq_cst,
 	                                             memory_order_relaxed))
 		return ipcq__fail(IPCQ_PEERDEAD, 0,
@@ -1115,6 +1144,15 @@ static int shmring_consume(void *st, const void *buf)
 	struct shmring_slot *s = shmring_zc_slot(q, buf, K_READING, "consume", &cur, &len);
 	if (!s)
 		return IPCQ_INVAL;
+	struct shmring_side *sd = &q->h->cons;
+	if (shmring_solo_enter(q, sd, &q->cons_safe)) {
+		/* Free it as a solo get does. */
+		atomic_store_explicit(&s->len, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->state, ST(ST_LAP(cur) + 1, K_FREE, 0), memory_order_release);
+		wake_if_waiting(&q->h->room_waiters, &q->h->room_futex, true);
+		atomic_store_explicit(&sd->busy, 0, memory_order_release);
+		return IPCQ_OK;
+	}
 	shmring_zc_end(q, s, cur);
 	return IPCQ_OK;
 }
