@@ -390,16 +390,27 @@ static void note_wait(struct flow *f, int64_t ns)
 		;
 }
 
+static bool flow_zc; /* producers reserve/commit, consumers peek/consume (set before the forks) */
+
 static void flow_producer(ipcq *q, struct flow *f, uint32_t p, uint32_t per)
 {
 	ipcq_release(q, IPCQ_CONSUMER);
 	unsigned char b[MSG];
 	for (uint32_t s = 0; s < per; s++) {
 		uint64_t seq = ((uint64_t)p << 32) | s;
-		fill_msg(b, MSG, seq);
 		int64_t t0 = shm_now();
-		if (ipcq_put(q, b, MSG, 20 * SEC) != IPCQ_OK)
-			flow_fail(f, "put failed", p, s);
+		if (flow_zc) {
+			void *w;
+			if (ipcq_reserve(q, MSG, &w, 20 * SEC) != IPCQ_OK)
+				flow_fail(f, "reserve failed", p, s);
+			fill_msg(w, MSG, seq);
+			if (ipcq_commit(q, w, MSG) != IPCQ_OK)
+				flow_fail(f, "commit failed", p, s);
+		} else {
+			fill_msg(b, MSG, seq);
+			if (ipcq_put(q, b, MSG, 20 * SEC) != IPCQ_OK)
+				flow_fail(f, "put failed", p, s);
+		}
 		note_wait(f, shm_now() - t0);
 	}
 	ipcq_close(q); /* wakes the consumers at once when it is the last producer */
@@ -414,12 +425,18 @@ static void flow_consumer(ipcq *q, struct flow *f, uint32_t per)
 	for (;;) {
 		size_t n = 0;
 		int64_t t0 = shm_now();
-		int st = ipcq_get(q, b, sizeof b, &n, 20 * SEC);
+		const void *r = NULL;
+		int st = flow_zc ? ipcq_peek(q, &r, &n, 20 * SEC) : ipcq_get(q, b, sizeof b, &n, 20 * SEC);
 		note_wait(f, shm_now() - t0);
 		if (st == IPCQ_EOF)
 			break;
 		if (st != IPCQ_OK)
 			flow_fail(f, "get failed or waited 20 s", 0, 0);
+		if (flow_zc) {
+			memcpy(b, r, n <= sizeof b ? n : sizeof b);
+			if (ipcq_consume(q, r) != IPCQ_OK)
+				flow_fail(f, "consume failed", 0, 0);
+		}
 		uint64_t seq;
 		memcpy(&seq, b, 8);
 		uint32_t p = (uint32_t)(seq >> 32), s = (uint32_t)seq;
@@ -642,6 +659,21 @@ static void t_poller_beside_getter(void)
 	ipcq_close(q);
 }
 
+/* Zero copy through the same flows: solo sides 1 -> 1 on the pure futex path, and 4 -> 4. */
+static void t_zc_futex_only_1x1(void)
+{
+	flow_zc = true;
+	run_flow(1, 1, 30000, 2, "0");
+	flow_zc = false;
+}
+
+static void t_zc_mpmc_4x4(void)
+{
+	flow_zc = true;
+	run_flow(NP, NC, 50000, 16, NULL);
+	flow_zc = false;
+}
+
 /* The pure futex path with the CAS path forced, as the solo one is covered by futex_only_1x1. */
 static void t_futex_only_1x1_cas(void)
 {
@@ -781,6 +813,8 @@ int shm_add_shmring(void)
 	    !CU_add_test(s, "mpmc_4x4_million_checksummed", t_mpmc_4x4_million) ||
 	    !CU_add_test(s, "futex_only_1x1_no_lost_wakeup", t_futex_only_1x1) ||
 	    !CU_add_test(s, "futex_only_4x4_no_lost_wakeup", t_futex_only_4x4) ||
+	    !CU_add_test(s, "zc_futex_only_1x1_no_lost_wakeup", t_zc_futex_only_1x1) ||
+	    !CU_add_test(s, "zc_mpmc_4x4_checksummed", t_zc_mpmc_4x4) ||
 	    !CU_add_test(s, "wrap_around_mixed_sizes", t_wrap_mixed_sizes) ||
 	    !CU_add_test(s, "capacity_and_qsize_across_laps", t_capacity_and_qsize_across_laps) ||
 	    !CU_add_test(s, "no_dev_shm_entry", t_no_dev_shm_entry))
