@@ -78,7 +78,7 @@ typedef struct ipcq_config {
 	size_t capacity;      /* messages the queue holds; without IPCQ_CAP_BOUNDED the
 	                         kernel's buffer decides instead and this is ignored */
 	size_t max_msg;       /* largest message in bytes */
-	const char *name;     /* for IPCQ_CAP_NAMED mechanisms; NULL = private */
+	const char *name;     /* for IPCQ_CAP_NAMED mechanisms (see ipcq_open); NULL = private */
 	const char *endpoint; /* for networked mechanisms; NULL = default */
 	unsigned flags;       /* IPCQ_SIGPIPE_IGNORED or 0 */
 } ipcq_config;
@@ -113,7 +113,23 @@ IPCQ_API void ipcq_caps_format(unsigned caps, char *buf, size_t cap);
 
 /* --- Queue: multiprocessing.Queue ------------------------------------- */
 
-/* Opens a queue; cfg may be NULL for defaults. Open before fork(). */
+/*
+ * Named queues (cfg.name, IPCQ_CAP_NAMED; UNSUPPORTED elsewhere): ipcq_open
+ * opens the queue of that name, creating it when there is none, so unrelated
+ * processes of one user meet by name. A name is 1 to 200 letters, digits,
+ * '.', '_' or '-', not starting with '.' (INVAL otherwise, saying so). Later
+ * openers must ask for the same capacity and max_msg (INVAL names the ones in
+ * force). Every opener starts with both roles, as a forked child does, and
+ * EOF and BROKEN mean what they mean unnamed, death included; a role can come
+ * back when another process opens the name, so a process that starts before
+ * its peers keeps the role it does not use until the other side shows up (a
+ * consumer keeps IPCQ_PRODUCER until its first message). The name goes at the
+ * last user's close; if every user died instead, the next open of the name
+ * takes over what they left (or remove it: rm /dev/shm/ipcq.<mechanism>.<name>).
+ * ipcq_pipe takes no name.
+ */
+
+/* Opens a queue; cfg may be NULL for defaults. Open before fork(), or by cfg.name from any process. */
 IPCQ_API int ipcq_open(const ipcq_mech *m, const ipcq_config *cfg, ipcq **q);
 /* Queues a copy of msg; OK means any process can now get it. */
 IPCQ_API int ipcq_put(ipcq *q, const void *msg, size_t len, int64_t timeout_ns);

@@ -58,6 +58,10 @@ int ipcq_pipe(const ipcq_mech *m, const ipcq_config *cfg, bool duplex, ipcq_conn
 	if (!a || !b)
 		return conn_fail(NULL, IPCQ_INVAL, "ipcq_pipe: a result pointer is NULL");
 	*a = *b = NULL;
+	if (cfg && cfg->name)
+		return conn_fail(NULL, IPCQ_INVAL,
+		                 "ipcq_pipe: a pipe is private (both ends of one name would be one queue); leave "
+		                 "cfg.name NULL, or open named queues with ipcq_open, one per direction");
 	ipcq_conn *ca = calloc(1, sizeof *ca), *cb = calloc(1, sizeof *cb);
 	ipcq *q1 = NULL, *q2 = NULL;
 	int st = (ca && cb) ? IPCQ_OK : ipcq__sys(ENOMEM, "ipcq_pipe: allocating the ends");
