@@ -84,6 +84,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,6 +107,9 @@ enum { K_FREE = 0, K_CLAIMED = 1, K_FULL = 2, K_READING = 3 };
 #define SHMRING_CHECK_EVERY 1024u  /* puts between two looks at the consumers' lifeline */
 #define NOTREADY (-1)              /* internal: nothing to do yet */
 #define SETTLED 2u                 /* shmring_side.shared: the owner is known to be out */
+#define SHMRING_READY UINT64_C(0x7368726e67726479) /* "shrngrdy" */
+#define SHMRING_NAME_MAX 200       /* of cfg.name; /dev/shm adds "ipcq.shmring." */
+#define SHMRING_OPEN_NS (5 * 1000000000LL) /* named open: longest wait for a creator or a closer */
 #define ZC_HELD (UINT64_C(1) << 63)  /* in a slot's len: a reservation or a held message, not a put or get in flight */
 
 /*
@@ -132,6 +136,9 @@ struct shmring_side {
 
 struct shmring_hdr {
 	size_t capacity, slot_size;
+	size_t max_msg;               /* named: an opener's config must match these three */
+	uint32_t solo_ok;             /* named: the creator's choice, which openers follow */
+	_Atomic uint64_t ready;       /* named: SHMRING_READY once the creator has set the header up */
 	atomic_int prod_gone, cons_gone; /* set once observed: a role never comes back */
 	struct shmring_side prod, cons;
 	alignas(64) atomic_uint data_waiters;
@@ -155,6 +162,11 @@ struct shmring {
 	int64_t spin_ns, nap_ns;
 	struct ipcq__life life;
 	bool have_life;
+	bool named;       /* opened by cfg.name: the role locks below instead of lifelines */
+	int user_fd, prod_fd, cons_fd; /* named: descriptions holding OFD read locks on bytes 2, 0, 1 */
+	dev_t dev;        /* named: the object's identity, so close never unlinks a newer one */
+	ino_t ino;
+	char shm_name[NAME_MAX + 1];
 	bool solo;        /* solo sides allowed: membarrier can give the owners' missing fence */
 	atomic_uint puts; /* since the last lifeline look */
 	atomic_int prod_safe, cons_safe; /* this handle waited out that side's solo owner: CAS path is safe */
@@ -666,9 +678,17 @@ static bool shmring_recover(struct shmring *q, const struct shmring_stuck *sk)
 	return true; /* moved, by us or by another rescuer */
 }
 
-/* True once every process holding role has released it or died (exact, via the lifeline). */
+static bool shmring_named_gone(const struct shmring *q, unsigned role);
+
+/*
+ * True once every process holding role has released it or died (exact, via
+ * the lifeline). Named rings ask the role locks each time: there a role can
+ * come back, as an unrelated process opens the name later.
+ */
 static bool shmring_gone(struct shmring *q, unsigned role)
 {
+	if (q->named)
+		return shmring_named_gone(q, role);
 	atomic_int *flag = role == IPCQ_PRODUCER ? &q->h->prod_gone : &q->h->cons_gone;
 	if (atomic_load_explicit(flag, memory_order_acquire))
 		return true;
@@ -899,6 +919,254 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 	}
 }
 
+/* --- Named rings ------------------------------------------------------------------------ */
+
+/*
+ * cfg.name "jobs" is the POSIX shm object "/ipcq.shmring.jobs" (0600: the
+ * same user's unrelated processes). Who holds it, and in which role, is kept
+ * by the kernel in open-file-description locks (F_OFD_SETLK) on its first
+ * bytes: every user holds a read lock on byte 2, producers on byte 0,
+ * consumers on byte 1, each through a description of its own. Like the
+ * lifelines' pipe ends these are dropped when the last reference to the
+ * description goes (descriptors, and for byte 2 the mapping) - at release,
+ * close, or death, SIGKILL included - and forked children share them, so EOF
+ * and BROKEN mean the same as unnamed.
+ * A lock cannot be polled: a sleeper sees a death at its next nap (50 ms);
+ * a release still wakes it at once.
+ *
+ * Opening: create with O_EXCL or open the existing object; then a
+ * non-blocking write lock on byte 2 says whether anybody else uses it. Alone,
+ * the object is ours to set up: new, or left over by users that all died
+ * (their locks died with them), so a crash never leaves a name unusable;
+ * set up, the write lock turns into the read lock every user holds. Not
+ * alone, wait for that read lock (the creator holds the write lock while it
+ * sets up) and check the geometry. Closing: the last user (a write lock on
+ * byte 2 through a fresh description succeeds) unlinks the name, unless it
+ * already names a newer object. An opener that finds, once locked, that the
+ * name no longer names its object starts again.
+ */
+
+/* One OFD lock (F_RDLCK, F_WRLCK or F_UNLCK) on one byte; 0 or errno (EAGAIN: held by another). */
+static int shmring_ofd_lock(int fd, short type, off_t byte)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	int r;
+	do
+		r = fcntl(fd, F_OFD_SETLK, &fl);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? errno : 0;
+}
+
+static bool shmring_named_gone(const struct shmring *q, unsigned role)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = role == IPCQ_PRODUCER ? 0 : 1, .l_len = 1 };
+	if (fcntl(q->user_fd, F_OFD_GETLK, &fl) < 0)
+		return false; /* cannot tell: keep waiting, never a false EOF */
+	return fl.l_type == F_UNLCK;
+}
+
+/* INVAL naming the problem and the fix unless name is 1..SHMRING_NAME_MAX of [A-Za-z0-9._-], not starting with '.'. */
+static int shmring_name_check(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > SHMRING_NAME_MAX)
+		return ipcq__fail(IPCQ_INVAL, 0,
+		                  "shmring: name of %zu characters: give 1 to %d letters, digits, '.', '_' or '-' "
+		                  "(e.g. \"jobs.v1\")",
+		                  n, SHMRING_NAME_MAX);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		          c == '-' || (c == '.' && i > 0);
+		if (!ok)
+			return ipcq__fail(IPCQ_INVAL, 0,
+			                  "shmring: name \"%.60s\": %s at offset %zu is not allowed; use only letters, "
+			                  "digits, '.', '_' and '-', not starting with '.' (e.g. \"jobs.v1\"); "
+			                  "the name is a file in /dev/shm, not a path",
+			                  name, c == '/' ? "'/'" : c == '.' ? "a leading '.'" : "this character", i);
+	}
+	return IPCQ_OK;
+}
+
+static int shmring_named_fail(struct shmring *q, int err, const char *what)
+{
+	return ipcq__fail(ipcq__status_of_errno(err), err, "shmring: %s of /dev/shm%s: %s", what, q->shm_name,
+	                  strerror(err));
+}
+
+/* A new description of the object with a read lock on byte; -1 after recording why. */
+static int shmring_role_fd(struct shmring *q, off_t byte, int *out)
+{
+	int fd = shm_open(q->shm_name, O_RDWR | O_CLOEXEC, 0);
+	int e = fd < 0 ? errno : shmring_ofd_lock(fd, F_RDLCK, byte);
+	if (e) {
+		if (fd >= 0)
+			close(fd);
+		return shmring_named_fail(q, e, "taking a role lock");
+	}
+	*out = fd;
+	return IPCQ_OK;
+}
+
+/* True when fd is still the object the name stands for. */
+static bool shmring_same_object(const struct shmring *q, int fd, struct stat *st)
+{
+	if (fstat(fd, st) != 0)
+		return false;
+	int now = shm_open(q->shm_name, O_RDWR | O_CLOEXEC, 0);
+	if (now < 0)
+		return false;
+	struct stat other;
+	bool same = fstat(now, &other) == 0 && other.st_dev == st->st_dev && other.st_ino == st->st_ino;
+	close(now);
+	return same;
+}
+
+/* Sets up a ring of size bytes in the object (fd, write-locked on byte 2 by us); the fields come from q. */
+static int shmring_named_setup(struct shmring *q, int fd, size_t size)
+{
+	/* Truncating to 0 first zeroes a leftover's bytes: every slot FREE(lap 0) again. */
+	if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0)
+		return shmring_named_fail(q, errno, "ftruncate");
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return shmring_named_fail(q, errno, "mmap");
+	q->h = p;
+	q->map_size = size;
+	q->h->capacity = q->cap;
+	q->h->slot_size = q->slot_size;
+	q->h->max_msg = q->max_msg;
+	q->h->solo_ok = q->solo;
+	if (!q->solo) {
+		atomic_store(&q->h->prod.shared, SETTLED);
+		atomic_store(&q->h->cons.shared, SETTLED);
+	}
+	atomic_store_explicit(&q->h->ready, SHMRING_READY, memory_order_release);
+	return IPCQ_OK;
+}
+
+/* Maps a ring another process set up, after checking it is whole and of our geometry. */
+static int shmring_named_attach(struct shmring *q, int fd, const struct stat *st, size_t size)
+{
+	if ((size_t)st->st_size != size && (size_t)st->st_size >= sizeof(struct shmring_hdr)) {
+		struct shmring_hdr h;
+		if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.ready == SHMRING_READY)
+			return ipcq__fail(IPCQ_INVAL, 0,
+			                  "shmring: /dev/shm%s is a ring of capacity %zu and max_msg %zu; open it with "
+			                  "those (this open asked for %zu and %zu), or use another name",
+			                  q->shm_name, h.capacity, h.max_msg, q->cap, q->max_msg);
+	}
+	if ((size_t)st->st_size != size)
+		return NOTREADY;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return shmring_named_fail(q, errno, "mmap");
+	q->h = p;
+	q->map_size = size;
+	if (atomic_load_explicit(&q->h->ready, memory_order_acquire) != SHMRING_READY)
+		return NOTREADY; /* its creator died setting it up: the next round takes it over */
+	if (q->h->capacity != q->cap || q->h->max_msg != q->max_msg || q->h->slot_size != q->slot_size)
+		return ipcq__fail(IPCQ_INVAL, 0,
+		                  "shmring: /dev/shm%s is a ring of capacity %zu and max_msg %zu; open it with those "
+		                  "(this open asked for %zu and %zu), or use another name",
+		                  q->shm_name, q->h->capacity, q->h->max_msg, q->cap, q->max_msg);
+	q->solo = q->h->solo_ok; /* the creator decided; every user must agree on the fences */
+	return IPCQ_OK;
+}
+
+static int shmring_named_open(struct shmring *q, const char *name, size_t size)
+{
+	int rc = shmring_name_check(name);
+	if (rc != IPCQ_OK)
+		return rc;
+	snprintf(q->shm_name, sizeof q->shm_name, "/ipcq.shmring.%s", name);
+	int64_t give_up = ipcq__now_ns() + SHMRING_OPEN_NS;
+	for (;;) {
+		if (q->h)
+			munmap(q->h, q->map_size);
+		q->h = NULL;
+		if (q->user_fd >= 0)
+			close(q->user_fd);
+		q->user_fd = -1;
+		if (ipcq__now_ns() > give_up)
+			return ipcq__fail(IPCQ_SYSERR, ETIMEDOUT,
+			                  "shmring: /dev/shm%s stayed locked or half set up for %d s (another process "
+			                  "stopped while creating or closing it?); retry, or remove it with "
+			                  "rm /dev/shm%s once no process uses it",
+			                  q->shm_name, (int)(SHMRING_OPEN_NS / 1000000000), q->shm_name);
+		int fd = shm_open(q->shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno == EEXIST)
+			fd = shm_open(q->shm_name, O_RDWR | O_CLOEXEC, 0);
+		if (fd < 0 && errno == ENOENT)
+			continue; /* unlinked between the two: start again */
+		if (fd < 0) {
+			if (errno == EACCES)
+				return ipcq__fail(IPCQ_INVAL, EACCES,
+				                  "shmring: /dev/shm%s belongs to another user (rings are 0600); use another "
+				                  "name, or run as that user",
+				                  q->shm_name);
+			return shmring_named_fail(q, errno, "shm_open");
+		}
+		q->user_fd = fd;
+		int e = shmring_ofd_lock(fd, F_WRLCK, 2);
+		bool alone = e == 0;
+		if (e && e != EAGAIN)
+			return shmring_named_fail(q, e, "locking");
+		if (!alone) {
+			/* The creator holds the write lock while it sets up, a closer while it unlinks. */
+			while ((e = shmring_ofd_lock(fd, F_RDLCK, 2)) == EAGAIN && ipcq__now_ns() < give_up) {
+				struct timespec ts = { 0, 1000000 };
+				nanosleep(&ts, NULL);
+			}
+			if (e == EAGAIN)
+				continue;
+			if (e)
+				return shmring_named_fail(q, e, "locking");
+		}
+		struct stat st;
+		if (!shmring_same_object(q, fd, &st))
+			continue; /* the name was unlinked (and maybe made anew) meanwhile */
+		if (alone) {
+			rc = shmring_named_setup(q, fd, size);
+			if (rc == IPCQ_OK && (e = shmring_ofd_lock(fd, F_RDLCK, 2)) != 0)
+				rc = shmring_named_fail(q, e, "locking");
+		} else {
+			rc = shmring_named_attach(q, fd, &st, size);
+			if (rc == NOTREADY)
+				continue;
+		}
+		if (rc != IPCQ_OK)
+			return rc;
+		q->dev = st.st_dev;
+		q->ino = st.st_ino;
+		rc = shmring_role_fd(q, 0, &q->prod_fd);
+		if (rc == IPCQ_OK)
+			rc = shmring_role_fd(q, 1, &q->cons_fd);
+		return rc;
+	}
+}
+
+/* Drops this process's locks; the last user anywhere unlinks the name (if it is still ours). */
+static void shmring_named_close(struct shmring *q)
+{
+	int *fds[] = { &q->prod_fd, &q->cons_fd, &q->user_fd };
+	for (size_t i = 0; i < 3; i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	if (!q->ino)
+		return; /* never fully opened */
+	int fd = shm_open(q->shm_name, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	struct stat st;
+	/* Forked children share our descriptions: only a fresh one sees whether they still hold it. */
+	if (fstat(fd, &st) == 0 && st.st_dev == q->dev && st.st_ino == q->ino && shmring_ofd_lock(fd, F_WRLCK, 2) == 0)
+		shm_unlink(q->shm_name);
+	close(fd);
+}
+
 /* --- Ops ------------------------------------------------------------------------------ */
 
 static int shmring_release(void *st, unsigned roles);
@@ -906,9 +1174,11 @@ static int shmring_release(void *st, unsigned roles);
 static void shmring_close(void *st)
 {
 	struct shmring *q = st;
-	if (q->have_life && q->h) {
+	if ((q->have_life || q->named) && q->h) {
 		/* Roles still held go as release() lets them go, so sleepers learn at once. */
-		unsigned held = (q->life.prod[1] >= 0 ? IPCQ_PRODUCER : 0) | (q->life.cons[1] >= 0 ? IPCQ_CONSUMER : 0);
+		unsigned held = q->named ? (q->prod_fd >= 0 ? IPCQ_PRODUCER : 0) | (q->cons_fd >= 0 ? IPCQ_CONSUMER : 0)
+		                         : (q->life.prod[1] >= 0 ? IPCQ_PRODUCER : 0) |
+		                                   (q->life.cons[1] >= 0 ? IPCQ_CONSUMER : 0);
 		if (held)
 			shmring_release(q, held);
 	}
@@ -918,6 +1188,9 @@ static void shmring_close(void *st)
 	if (q->h)
 		munmap(q->h, q->map_size);
 	q->h = NULL;
+	if (q->named) /* after munmap: a mapping keeps its description, and so its lock, alive */
+		shmring_named_close(q);
+	q->named = false;
 }
 
 /* A duration from the environment, clamped to [lo, hi]; def when unset or malformed. */
@@ -970,6 +1243,17 @@ static int shmring_open(void *st, const ipcq_config *cfg)
 	long mb = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
 	q->solo = !(solo && strcmp(solo, "0") == 0) && mb > 0 && (mb & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
 	          (mb & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
+
+	if (cfg->name) {
+		q->named = true;
+		q->user_fd = q->prod_fd = q->cons_fd = -1;
+		int rc = shmring_named_open(q, cfg->name, size);
+		if (rc == IPCQ_OK && !q->solo) {
+			atomic_store(&q->prod_safe, 1);
+			atomic_store(&q->cons_safe, 1);
+		}
+		return rc;
+	}
 
 	int rc = ipcq__life_open(&q->life);
 	if (rc != IPCQ_OK)
@@ -1191,7 +1475,14 @@ static int shmring_release(void *st, unsigned roles)
 {
 	struct shmring *q = st;
 	shmring_zc_release(q, roles);
-	ipcq__life_release(&q->life, roles);
+	if (!q->named) {
+		ipcq__life_release(&q->life, roles);
+	} else {
+		if ((roles & IPCQ_PRODUCER) && q->prod_fd >= 0)
+			close(q->prod_fd), q->prod_fd = -1;
+		if ((roles & IPCQ_CONSUMER) && q->cons_fd >= 0)
+			close(q->cons_fd), q->cons_fd = -1;
+	}
 	/* Sleepers on the other side look at the lifeline now rather than at their next nap. */
 	if (roles & IPCQ_PRODUCER) {
 		shmring_gone(q, IPCQ_PRODUCER);
@@ -1209,7 +1500,7 @@ const struct ipcq_mech ipcq_mech_shmring = {
 	.name = "shmring",
 	.summary = "lock-free MPMC ring in shared memory; spins, then sleeps on a shared futex",
 	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN |
-	        IPCQ_CAP_BOUNDED | IPCQ_CAP_ROBUST | IPCQ_CAP_ZEROCOPY,
+	        IPCQ_CAP_BOUNDED | IPCQ_CAP_ROBUST | IPCQ_CAP_ZEROCOPY | IPCQ_CAP_NAMED,
 	.state_size = sizeof(struct shmring),
 	.default_capacity = 1024,
 	.default_max_msg = 8192,
