@@ -1161,8 +1161,15 @@ static void shmring_named_close(struct shmring *q)
 	if (fd < 0)
 		return;
 	struct stat st;
-	/* Forked children share our descriptions: only a fresh one sees whether they still hold it. */
-	if (fstat(fd, &st) == 0 && st.st_dev == q->dev && st.st_ino == q->ino && shmring_ofd_lock(fd, F_WRLCK, 2) == 0)
+	/*
+	 * Forked children share our descriptions: only a fresh one sees whether
+	 * they still hold it. The name is checked again under the write lock:
+	 * another last user may have unlinked it, and a new ring have taken the
+	 * name, between our open and our lock. Under the lock the name cannot
+	 * move, since every unlink is made holding the lock of what it removes.
+	 */
+	if (fstat(fd, &st) == 0 && st.st_dev == q->dev && st.st_ino == q->ino && shmring_ofd_lock(fd, F_WRLCK, 2) == 0 &&
+	    shmring_same_object(q, fd, &st))
 		shm_unlink(q->shm_name);
 	close(fd);
 }

@@ -301,6 +301,43 @@ static void t_named_leftover_taken_over(void)
 	SHM_CHECK(!dev_shm_has(name), "/dev/shm entry left after the last close");
 }
 
+/*
+ * Processes opening and closing one name at once, 300 times each: the races
+ * of create (O_EXCL), take-over and last-close unlink must never fail an
+ * open, split the users between two objects while both live, or leave the
+ * name behind.
+ */
+static void t_named_open_close_race(void)
+{
+	const char *name = fresh_name("race");
+	pid_t kids[4];
+	for (int k = 0; k < 4; k++)
+		if ((kids[k] = fork()) == 0) {
+			for (int i = 0; i < 300; i++) {
+				ipcq *q;
+				int st = named_open(name, NCAP, &q);
+				if (st != IPCQ_OK) {
+					fprintf(stderr, "race: open %d -> %s: %s\n", i, ipcq_strstatus(st), ipcq_errmsg(NULL));
+					_exit(1);
+				}
+				/* keep it open now and then, so closes and opens overlap every way */
+				if ((st = ipcq_put(q, "r", 1, IPCQ_NOWAIT)) != IPCQ_OK && st != IPCQ_FULL)
+					_exit(2);
+				if (i % 3 == 0)
+					shm_sleep_ms(1);
+				ipcq_close(q);
+			}
+			_exit(0);
+		}
+	bool ok = true;
+	for (int k = 0; k < 4; k++) {
+		int ws = shm_wait(kids[k], 60 * SEC);
+		ok &= ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+	}
+	SHM_CHECK(ok, "an open, put or close failed or hung (see stderr)");
+	SHM_CHECK(!dev_shm_has(name), "/dev/shm entry left after every user closed");
+}
+
 int shm_add_shmring_named(CU_pSuite s)
 {
 	if (!CU_add_test(s, "named_unrelated_processes_both_orders", t_named_unrelated_processes) ||
@@ -308,7 +345,8 @@ int shm_add_shmring_named(CU_pSuite s)
 	    !CU_add_test(s, "named_bad_names_inval", t_named_bad_names) ||
 	    !CU_add_test(s, "named_geometry_mismatch_inval", t_named_geometry_mismatch) ||
 	    !CU_add_test(s, "named_forked_children_eof", t_named_forked_children) ||
-	    !CU_add_test(s, "named_leftover_taken_over", t_named_leftover_taken_over))
+	    !CU_add_test(s, "named_leftover_taken_over", t_named_leftover_taken_over) ||
+	    !CU_add_test(s, "named_open_close_race_4x300", t_named_open_close_race))
 		return CU_get_error();
 	return CUE_SUCCESS;
 }
