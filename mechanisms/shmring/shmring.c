@@ -954,7 +954,7 @@ static int shmring_ofd_lock(int fd, short type, off_t byte)
 	do
 		r = fcntl(fd, F_OFD_SETLK, &fl);
 	while (r < 0 && errno == EINTR);
-	return r < 0 ? errno : 0;
+	return r == 0 ? 0 : errno == EACCES ? EAGAIN : errno; /* POSIX allows either for "held" */
 }
 
 static bool shmring_named_gone(const struct shmring *q, unsigned role)
