@@ -162,15 +162,16 @@ struct shmring {
 	int64_t spin_ns, nap_ns;
 	struct ipcq__life life;
 	bool have_life;
-	bool named;       /* opened by cfg.name: the role locks below instead of lifelines */
-	int user_fd, prod_fd, cons_fd; /* named: descriptions holding OFD read locks on bytes 2, 0, 1 */
-	dev_t dev;        /* named: the object's identity, so close never unlinks a newer one */
-	ino_t ino;
-	char shm_name[NAME_MAX + 1];
+	bool named;       /* opened by cfg.name: the role locks at the end instead of lifelines */
 	bool solo;        /* solo sides allowed: membarrier can give the owners' missing fence */
 	atomic_uint puts; /* since the last lifeline look */
 	atomic_int prod_safe, cons_safe; /* this handle waited out that side's solo owner: CAS path is safe */
 	atomic_int zc_used; /* this handle reserved or held a slot once: release looks for what it still holds */
+	/* Named rings only, last: the fields above are the hot path's. */
+	int user_fd, prod_fd, cons_fd; /* descriptions holding OFD read locks on bytes 2, 0, 1 */
+	dev_t dev;        /* the object's identity, so close never unlinks a newer one */
+	ino_t ino;
+	char shm_name[NAME_MAX + 1];
 };
 
 /* Signed distance a - b between two 40-bit laps. */
@@ -575,7 +576,8 @@ static int shmring_try_get(struct shmring *q, void *buf, size_t cap, size_t *len
  * plain store, and the hint may pass the slot at once: it is CLAIMED with
  * our pid, which recovery can undo, never FREE.
  */
-static int shmring_try_reserve(struct shmring *q, size_t len, void **where, bool solo, struct shmring_stuck *stuck)
+__attribute__((noinline)) static int shmring_try_reserve(struct shmring *q, size_t len, void **where, bool solo,
+                                                         struct shmring_stuck *stuck)
 {
 	struct shmring_hdr *h = q->h;
 	uint64_t pos = atomic_load_explicit(&h->prod.hint, memory_order_relaxed);
@@ -618,7 +620,8 @@ static int shmring_try_reserve(struct shmring *q, size_t len, void **where, bool
 
 /* One non-blocking hold of the oldest message: OK with *where and *len set, or NOTREADY.
  * solo: a FULL slot stays FULL until we move it, so the claim is a plain store. */
-static int shmring_try_hold(struct shmring *q, const void **where, size_t *len, bool solo, struct shmring_stuck *stuck)
+__attribute__((noinline)) static int shmring_try_hold(struct shmring *q, const void **where, size_t *len, bool solo,
+                                                      struct shmring_stuck *stuck)
 {
 	struct shmring_hdr *h = q->h;
 	uint64_t pos = atomic_load_explicit(&h->cons.hint, memory_order_relaxed);
