@@ -58,7 +58,7 @@
  *
  * Zero copy (ipcq_reserve/commit/cancel, ipcq_peek/consume): a reservation
  * is a slot CLAIMED(lap, pid) handed to the caller between calls, a held
- * message a slot READING(lap, pid); commit is the CAS CLAIMED -> FULL that
+ * message a slot READING(lap, pid); commit is the step CLAIMED -> FULL that
  * ends a put, consume the free that ends a get, cancel turns the slot into
  * FREE(lap + 1) as recovery would. So a holder killed in between is the
  * killed put or get above: its reservation is skipped, never torn, and the
@@ -66,9 +66,13 @@
  * even on a solo side (see "Zero copy" below); release() and close() end the
  * ones the process still holds, found by pid and a mark in the slot's len.
  *
+ * Named rings (cfg.name): the same ring in a POSIX shm object that
+ * unrelated processes open by name; file locks on it stand in for the
+ * lifelines (see "Named rings" below).
+ *
  * Sections: layout and states - identity and fences - solo sides - claiming
  * slots (put, get, peek, reserve, hold) - recovery and lifelines - waiting -
- * ops - zero-copy ops.
+ * named rings - ops - zero-copy ops.
  */
 #include "mech.h"
 
@@ -139,7 +143,7 @@ struct shmring_hdr {
 	size_t max_msg;               /* named: an opener's config must match these three */
 	uint32_t solo_ok;             /* named: the creator's choice, which openers follow */
 	_Atomic uint64_t ready;       /* named: SHMRING_READY once the creator has set the header up */
-	atomic_int prod_gone, cons_gone; /* set once observed: a role never comes back */
+	atomic_int prod_gone, cons_gone; /* set once observed: a role never comes back (private rings) */
 	struct shmring_side prod, cons;
 	alignas(64) atomic_uint data_waiters;
 	atomic_uint data_futex;
