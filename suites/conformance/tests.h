@@ -105,6 +105,9 @@
 	X(zc_producer_sigkill_before_commit, IPCQ_CAP_ZEROCOPY | CT_PROC, NULL, "SIGKILL between reserve and commit: never seen, ring goes on, EOF") \
 	X(zc_consumer_sigkill_before_consume, IPCQ_CAP_ZEROCOPY | CT_PROC, NULL, "SIGKILL between peek and consume: room comes back, no other loss") \
 	X(zc_threads_share_one_handle, IPCQ_CAP_ZEROCOPY | IPCQ_CAP_MPMC, NULL, "2 reserving + 2 peeking threads on one handle: each message once") \
+	/* named queues */                                                                                  \
+	X(named_unsupported_without_cap, 0, NULL, "cfg.name without IPCQ_CAP_NAMED: open is UNSUPPORTED")  \
+	X(named_two_opens_one_queue, IPCQ_CAP_NAMED, NULL, "two opens of a name are one queue; bad names and named pipes INVAL") \
 	/* shared values */                                                                                 \
 	X(shared_unsupported_without_cap, 0, NULL, "ipcq_shared_open: OK with IPCQ_CAP_SHARED, else UNSUPPORTED") \
 	X(shared_set_get, IPCQ_CAP_SHARED, NULL, "set/get round trip, EMPTY for a missing key, TOOBIG both ways") \
