@@ -501,43 +501,57 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 							return -1;
 						continue;
 					}
-					for (int pl = 0; pl < IPCB_PLACE_COUNT; pl++) {
-						if (!(places & (1u << pl)) || !rs[pl].ok)
+					for (int api = 0; api < IPCB_API_COUNT; api++) {
+						if (!(l->apis & (1u << api)))
 							continue;
-						/* shared: one row per endpoint count (workers=, default 2); wake: per idle gap */
-						bool shared = l->wl == &ipcb_workload_shared, wake = l->wl == &ipcb_workload_wake;
-						unsigned per_size = shared ? l->nworkers : wake ? l->ngrains : 1;
-						for (unsigned si = 0; si < l->nsizes * per_size; si++) {
-							size_t size = l->sizes[si % l->nsizes];
-							int w = shared ? l->workers[si / l->nsizes] : 0;
-							unsigned idle_us = wake ? l->grains[si / l->nsizes] : 0;
-							if (!size_wanted(f, size))
-								continue;
-							if (w < 0)
-								w = -w * ipcb_topo_pu_count(topo);
-							struct ipcb_case c = {
-								.wl = l->wl, .mech = m, .row = -1, .mode = mode,
-								.place = (enum ipcb_place)pl, .cpu_a = rs[pl].a, .cpu_b = rs[pl].b,
-								.size = size, .producers = pr.producers,
-								.consumers = pr.consumers, .workers = (unsigned)w, .grain_us = idle_us,
-								.topo = topo,
-								.min_time = l->min_time, .repetitions = l->repetitions,
-							};
-							int n = snprintf(c.name, sizeof c.name, "%s/%s/%s/%s/size:%zu", l->wl->name,
-							                 ipcq_mech_name(m), mode == IPCB_MODE_PROCESS ? "process" : "thread",
-							                 ipcb_placement_name(pl), c.size);
-							if (multi)
-								snprintf(c.name + n, sizeof c.name - (size_t)n, "/pairs:%ux%u",
-								         pr.producers, pr.consumers);
-							else if (shared && w != 2)
-								snprintf(c.name + n, sizeof c.name - (size_t)n, "/workers:%d", w);
-							else if (wake) {
-								char gap[24];
-								snprintf(c.name + n, sizeof c.name - (size_t)n, "/idle:%s",
-								         ipcb_us_str(idle_us, gap, sizeof gap));
-							}
-							if (add_case(p, &c))
+						/* zero copy: its own series, <mechanism>-zc, so reports and baselines keep copy rows apart */
+						if (api == IPCB_API_ZEROCOPY && !(caps & IPCQ_CAP_ZEROCOPY)) {
+							if (pi == 0 && mode == (modes & -modes) &&
+							    add_skip(p, "skip: %s api=zerocopy over %s: it lacks IPCQ_CAP_ZEROCOPY", l->wl->name,
+							             ipcq_mech_name(m)))
 								return -1;
+							continue;
+						}
+						char mname[64];
+						snprintf(mname, sizeof mname, "%s%s", ipcq_mech_name(m), api == IPCB_API_ZEROCOPY ? "-zc" : "");
+						for (int pl = 0; pl < IPCB_PLACE_COUNT; pl++) {
+							if (!(places & (1u << pl)) || !rs[pl].ok)
+								continue;
+							/* shared: one row per endpoint count (workers=, default 2); wake: per idle gap */
+							bool shared = l->wl == &ipcb_workload_shared, wake = l->wl == &ipcb_workload_wake;
+							unsigned per_size = shared ? l->nworkers : wake ? l->ngrains : 1;
+							for (unsigned si = 0; si < l->nsizes * per_size; si++) {
+								size_t size = l->sizes[si % l->nsizes];
+								int w = shared ? l->workers[si / l->nsizes] : 0;
+								unsigned idle_us = wake ? l->grains[si / l->nsizes] : 0;
+								if (!size_wanted(f, size))
+									continue;
+								if (w < 0)
+									w = -w * ipcb_topo_pu_count(topo);
+								struct ipcb_case c = {
+									.wl = l->wl, .mech = m, .row = -1, .mode = mode,
+									.place = (enum ipcb_place)pl, .cpu_a = rs[pl].a, .cpu_b = rs[pl].b,
+									.size = size, .producers = pr.producers,
+									.consumers = pr.consumers, .workers = (unsigned)w, .grain_us = idle_us,
+									.topo = topo,
+									.min_time = l->min_time, .repetitions = l->repetitions, .variant = api,
+								};
+								int n = snprintf(c.name, sizeof c.name, "%s/%s/%s/%s/size:%zu", l->wl->name,
+								                 mname, mode == IPCB_MODE_PROCESS ? "process" : "thread",
+								                 ipcb_placement_name(pl), c.size);
+								if (multi)
+									snprintf(c.name + n, sizeof c.name - (size_t)n, "/pairs:%ux%u",
+									         pr.producers, pr.consumers);
+								else if (shared && w != 2)
+									snprintf(c.name + n, sizeof c.name - (size_t)n, "/workers:%d", w);
+								else if (wake) {
+									char gap[24];
+									snprintf(c.name + n, sizeof c.name - (size_t)n, "/idle:%s",
+									         ipcb_us_str(idle_us, gap, sizeof gap));
+								}
+								if (add_case(p, &c))
+									return -1;
+							}
 						}
 					}
 				}
@@ -1314,6 +1328,10 @@ static void line_summary(const struct ipcb_suite_line *l, char *buf, size_t len)
 		for (unsigned i = 0; i < l->nconc; i++)
 			ADD("%s%u", i ? "," : "", l->conc[i]);
 	}
+	if (l->apis != 1u << IPCB_API_COPY)
+		ADD(" api=%s%s%s", l->apis & (1u << IPCB_API_COPY) ? "copy" : "",
+		    l->apis == ((1u << IPCB_API_COPY) | (1u << IPCB_API_ZEROCOPY)) ? "," : "",
+		    l->apis & (1u << IPCB_API_ZEROCOPY) ? "zerocopy" : "");
 	if (l->wl == &ipcb_workload_stream) {
 		ADD(" pairs=");
 		for (unsigned i = 0; i < l->npairs; i++)

@@ -417,6 +417,20 @@ int ipcb_parse_io_tasks(const char *list, unsigned *mask, char *err, size_t errl
 	return each_item(list, add_io_task, mask, "tasks", err, errlen);
 }
 
+static int add_api(const char *item, void *ctx, char *err, size_t errlen)
+{
+	unsigned *mask = ctx;
+	if (!strcmp(item, "copy"))
+		*mask |= 1u << IPCB_API_COPY;
+	else if (!strcmp(item, "zerocopy"))
+		*mask |= 1u << IPCB_API_ZEROCOPY;
+	else {
+		snprintf(err, errlen, "api '%s': valid values are copy and zerocopy", item);
+		return -1;
+	}
+	return 0;
+}
+
 /* --- lines ---------------------------------------------------------------- */
 
 static void line_defaults(struct ipcb_suite_line *l)
@@ -440,6 +454,7 @@ static void line_defaults(struct ipcb_suite_line *l)
 	l->conc[1] = 16;
 	l->nconc = 2;
 	l->tasks = (1u << IPCB_IO_COUNT) - 1;
+	l->apis = 1u << IPCB_API_COPY;
 }
 
 static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t errlen)
@@ -498,7 +513,10 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 			rc = ipcb_parse_io_tasks(val, &l->tasks, err, errlen);
 		else if (!strcmp(key, "pairs") && is_stream)
 			rc = ipcb_parse_pairs(val, l->pairs, &l->npairs, err, errlen);
-		else if (!strcmp(key, "rows") && is_limit)
+		else if (!strcmp(key, "api") && (is_stream || l->wl == &ipcb_workload_pingpong)) {
+			l->apis = 0;
+			rc = each_item(val, add_api, &l->apis, "api", err, errlen);
+		} else if (!strcmp(key, "rows") && is_limit)
 			rc = ipcb_parse_rows(val, &l->rows, err, errlen);
 		else if (!strcmp(key, "min_time")) {
 			char *end;
@@ -517,7 +535,7 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 			snprintf(err, errlen, "key '%s' does not apply to %s; its keys are %s min_time repetitions", key,
 			         l->wl->name,
 			         is_limit    ? "rows placements sizes"
-			         : is_stream ? "mechanisms modes placements sizes pairs"
+			         : is_stream ? "mechanisms modes placements sizes pairs api"
 			         : is_cpu    ? "mechanisms modes placements workers grains"
 			         : is_io     ? "mechanisms modes placements tasks grains concurrency"
 			         : is_spawn  ? "modes placements"
@@ -525,6 +543,7 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 			         : is_zmqref ? "placements sizes"
 			         : is_shared ? "mechanisms modes placements sizes workers"
 			         : is_wake   ? "mechanisms modes placements sizes idle"
+			         : l->wl == &ipcb_workload_pingpong ? "mechanisms modes placements sizes api"
 			                     : "mechanisms modes placements sizes");
 			return -1;
 		}

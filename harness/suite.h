@@ -19,6 +19,10 @@
  *                         cross-l3 cross-numa cross-package os, or all
  *   sizes=64              bytes: 8, 4K (=4KiB = 4096), 1M (=1MiB); 8 B .. 16 MiB
  *   pairs=1x1             stream only: producers x consumers
+ *   api=copy,zerocopy     pingpong, stream: ipcq_put/get (copy, the default), and/or
+ *                         in place with ipcq_reserve/commit and ipcq_peek/consume
+ *                         where a mechanism has IPCQ_CAP_ZEROCOPY (rows named
+ *                         <workload>/<mechanism>-zc/...)
  *   rows=c2c,memcpy,ring  limit only
  *   workers=1,2,pus,2pus  cpu: pool workers (default 1,pus); shared: endpoints
  *                         (default 2); Npus = N x this machine's PUs
@@ -74,6 +78,7 @@ struct ipcb_suite_line {
 	unsigned conc[IPCB_MAX_COUNTS];   /* io */
 	unsigned nconc;
 	unsigned tasks;     /* io: bit k: enum ipcb_io_task */
+	unsigned apis;      /* pingpong, stream: bit k: enum ipcb_api */
 	double min_time;    /* 0: default */
 	int repetitions;    /* 0: default */
 };

@@ -28,6 +28,9 @@ enum ipcb_spawn_kind { IPCB_SPAWN_FORK = 0, IPCB_SPAWN_POSIX_SPAWN, IPCB_SPAWN_P
 /* io tasks: a timed sleep, or a blocking read answered by a local socket. */
 enum ipcb_io_task { IPCB_IO_SLEEP = 0, IPCB_IO_SOCKET, IPCB_IO_COUNT };
 
+/* pingpong, stream: how messages move (ipcb_case.variant). */
+enum ipcb_api { IPCB_API_COPY = 0, IPCB_API_ZEROCOPY, IPCB_API_COUNT };
+
 /* Reference rows (workload "pyref"): what Python's multiprocessing measures. */
 enum ipcb_pyref_row {
 	IPCB_PYREF_QUEUE_PINGPONG = 0,
@@ -57,7 +60,7 @@ struct ipcb_case {
 	unsigned producers, consumers; /* stream: N->M (1x1 otherwise) */
 	unsigned workers;         /* cpu, io: pool workers (io: = concurrency) */
 	unsigned grain_us;        /* cpu: hashing per task (0: empty tasks); io: time blocked; wake: idle gap */
-	int variant;              /* spawn: enum ipcb_spawn_kind; io: enum ipcb_io_task */
+	int variant;              /* spawn: enum ipcb_spawn_kind; io: enum ipcb_io_task; pingpong, stream: enum ipcb_api */
 	double min_time;          /* > 0: the suite line's min_time */
 	int repetitions;          /* > 0: the suite line's repetitions */
 	hwloc_topology_t topo;    /* for binding */

@@ -67,6 +67,7 @@ enum ipcq_status {
 #define IPCQ_CAP_ROBUST (1u << 9)   /* survives a peer dying in shared state */
 #define IPCQ_CAP_BOUNDED (1u << 10) /* capacity counts messages exactly */
 #define IPCQ_CAP_DUPLEX (1u << 11)  /* native two-way connection */
+#define IPCQ_CAP_ZEROCOPY (1u << 12) /* ipcq_reserve/commit and ipcq_peek/consume work in place */
 
 typedef struct ipcq_mech ipcq_mech;
 typedef struct ipcq ipcq;
@@ -77,7 +78,7 @@ typedef struct ipcq_config {
 	size_t capacity;      /* messages the queue holds; without IPCQ_CAP_BOUNDED the
 	                         kernel's buffer decides instead and this is ignored */
 	size_t max_msg;       /* largest message in bytes */
-	const char *name;     /* for IPCQ_CAP_NAMED mechanisms; NULL = private */
+	const char *name;     /* for IPCQ_CAP_NAMED mechanisms (see ipcq_open); NULL = private */
 	const char *endpoint; /* for networked mechanisms; NULL = default */
 	unsigned flags;       /* IPCQ_SIGPIPE_IGNORED or 0 */
 } ipcq_config;
@@ -112,7 +113,23 @@ IPCQ_API void ipcq_caps_format(unsigned caps, char *buf, size_t cap);
 
 /* --- Queue: multiprocessing.Queue ------------------------------------- */
 
-/* Opens a queue; cfg may be NULL for defaults. Open before fork(). */
+/*
+ * Named queues (cfg.name, IPCQ_CAP_NAMED; UNSUPPORTED elsewhere): ipcq_open
+ * opens the queue of that name, creating it when there is none, so unrelated
+ * processes of one user meet by name. A name is 1 to 200 letters, digits,
+ * '.', '_' or '-', not starting with '.' (INVAL otherwise, saying so). Later
+ * openers must ask for the same capacity and max_msg (INVAL names the ones in
+ * force). Every opener starts with both roles, as a forked child does, and
+ * EOF and BROKEN mean what they mean unnamed, death included; a role can come
+ * back when another process opens the name, so a process that starts before
+ * its peers keeps the role it does not use until the other side shows up (a
+ * consumer keeps IPCQ_PRODUCER until its first message). The name goes at the
+ * last user's close; if every user died instead, the next open of the name
+ * takes over what they left (or remove it: rm /dev/shm/ipcq.<mechanism>.<name>).
+ * ipcq_pipe takes no name.
+ */
+
+/* Opens a queue; cfg may be NULL for defaults. Open before fork(), or by cfg.name from any process. */
 IPCQ_API int ipcq_open(const ipcq_mech *m, const ipcq_config *cfg, ipcq **q);
 /* Queues a copy of msg; OK means any process can now get it. */
 IPCQ_API int ipcq_put(ipcq *q, const void *msg, size_t len, int64_t timeout_ns);
@@ -130,6 +147,32 @@ IPCQ_API bool ipcq_full(ipcq *q);
 IPCQ_API int ipcq_release(ipcq *q, unsigned roles);
 /* Releases every role and frees local resources; safe twice, later calls say CLOSED. */
 IPCQ_API int ipcq_close(ipcq *q);
+/* --- Zero copy: write and read a message in the queue's own memory ------- */
+
+/*
+ * For mechanisms with IPCQ_CAP_ZEROCOPY; the others answer UNSUPPORTED (the
+ * core does not fake it with a copy: that would cost more than put and get).
+ * A reservation or a held message is named by its buffer pointer and ended
+ * exactly once, by the thread or any thread of the process that began it:
+ * commit or cancel; consume. A process may have several at once. They keep
+ * FIFO order, so consumers wait behind a reservation not yet committed, and
+ * a reservation can wait for room its own held slots block: keep them short.
+ * A process that dies holding one ends it: its reservation is dropped (never
+ * seen, never torn, the ring goes on), a message it held is lost, as with a
+ * get it died in. release() of a role and close() end this process's own.
+ */
+
+/* Claims room for one message of at most len bytes and sets *buf to it; waits for room like put (FULL, BROKEN; TOOBIG for len > max_msg). */
+IPCQ_API int ipcq_reserve(ipcq *q, size_t len, void **buf, int64_t timeout_ns);
+/* Publishes the first len bytes (<= the len reserved) at buf as one message; OK means any process can now get it. */
+IPCQ_API int ipcq_commit(ipcq *q, void *buf, size_t len);
+/* Drops the reservation at buf: nothing is queued and the room is free again. */
+IPCQ_API int ipcq_cancel(ipcq *q, void *buf);
+/* Holds the oldest message in place: *buf, *len stay valid until ipcq_consume(q, *buf); waits, EMPTY and EOF as get. */
+IPCQ_API int ipcq_peek(ipcq *q, const void **buf, size_t *len, int64_t timeout_ns);
+/* Ends the hold on buf: the message is taken for good and its room freed; there is no putting it back. */
+IPCQ_API int ipcq_consume(ipcq *q, const void *buf);
+
 /* The configuration in force (defaults filled in). */
 IPCQ_API int ipcq_get_config(ipcq *q, ipcq_config *out);
 /* The mechanism behind q. */

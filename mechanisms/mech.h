@@ -100,6 +100,36 @@ struct ipcq_mech {
 	int (*pair)(void *a, void *b, const ipcq_config *cfg);
 
 	/*
+	 * Zero copy, for IPCQ_CAP_ZEROCOPY (all five set, or all NULL: the core
+	 * then answers IPCQ_UNSUPPORTED). The core has checked roles (PRODUCER for
+	 * reserve, commit and cancel; CONSUMER for peek and consume), len <=
+	 * max_msg for reserve, and the pointers. A buffer handed out is named by
+	 * its address; an op given one it did not hand out to this process, or one
+	 * already ended, returns INVAL and changes nothing.
+	 *
+	 * reserve: blocks until dl at most for room, as put; sets *buf to at least
+	 *   len writable bytes in the queue's memory. FULL, BROKEN, PEERDEAD as put.
+	 *   Until commit nothing of it is visible to any consumer.
+	 * commit: publishes the first len bytes at buf as one message (INVAL for
+	 *   len beyond what was reserved); does not block. OK as put's OK; PEERDEAD
+	 *   when another process took the reservation for a dead one's.
+	 * cancel: ends the reservation with nothing queued; does not block.
+	 * peek: blocks until dl at most as get, then holds the oldest message for
+	 *   this process: *buf and *len stay valid until consume. EMPTY, EOF as get.
+	 * consume: ends the hold; the message is gone and its room free.
+	 *
+	 * A process that dies holding a reservation must leave it dropped (no
+	 * consumer ever sees its bytes, no one waits on it for good); one that
+	 * dies holding a message may lose it. release() of a role and close()
+	 * end what this process holds in that role.
+	 */
+	int (*reserve)(void *st, size_t len, void **buf, ipcq_deadline dl);
+	int (*commit)(void *st, void *buf, size_t len);
+	int (*cancel)(void *st, void *buf);
+	int (*peek)(void *st, const void **buf, size_t *len, ipcq_deadline dl);
+	int (*consume)(void *st, const void *buf);
+
+	/*
 	 * Shared values, for IPCQ_CAP_SHARED (all six set, or all NULL: the
 	 * core then answers IPCQ_UNSUPPORTED). st is state_size zeroed bytes of
 	 * its own, never a queue's. The core has checked the key (1 to

@@ -13,6 +13,13 @@
  * dying echo process turns into IPCQ_EOF (mechanisms with IPCQ_CAP_EOF) or
  * a dead pidfd (the others), never a hang.
  *
+ * api=zerocopy (rows <mechanism>-zc, mechanisms with IPCQ_CAP_ZEROCOPY): the
+ * benchmark thread writes each ping whole into its slot (ipcq_reserve, body
+ * and stamp, ipcq_commit) and reads the pong in place (ipcq_peek; its check
+ * and ipcq_consume come after the timestamp, as the copy variant's check
+ * does); the echo side copies the ping slot straight into a pong slot. One
+ * copy a round trip instead of four.
+ *
  * The "wake" workload runs the same two sides with an idle gap before each
  * timed round trip: the echo side has been blocked in ipcq_get for the whole
  * gap, so the round trip carries its first wake-up after idling (spinning
@@ -47,14 +54,27 @@ struct blocked {
 struct pp {
 	const struct ipcb_case *c;
 	bool thread;
+	bool zc;                    /* api=zerocopy */
 	ipcq *ping, *pong;
 	struct ipcb_report *report; /* shared memory */
 	struct blocked *blocked;    /* shared memory; wake only, else NULL */
 	struct ipcb_peer peer;
 	struct ipcb_hist hist;
 	void *sbuf, *rbuf;
+	const void *echo;           /* zc: the pong held in place until checked */
 	struct ipcb_pin pin;
 };
+
+/* zc echo: the ping at msg copied into a pong slot; the caller consumes the ping. */
+static int echo_in_place(struct pp *x, const void *msg, size_t len)
+{
+	void *w;
+	int st = ipcq_reserve(x->pong, len, &w, IPCQ_FOREVER);
+	if (st != IPCQ_OK)
+		return st;
+	memcpy(w, msg, len);
+	return ipcq_commit(x->pong, w, len);
+}
 
 /* CPU time of the echo side: its process (mechanism threads included) or its own thread. */
 static uint64_t echo_cpu_ns(bool thread)
@@ -84,7 +104,9 @@ static int echo_main(void *arg)
 	for (uint64_t expect = 0;; expect++) {
 		size_t len = 0;
 		uint64_t cpu0 = x->blocked ? echo_cpu_ns(x->thread) : 0, wall0 = x->blocked ? ipcb_now_ns() : 0;
-		int st = ipcq_get(x->ping, buf, size, &len, IPCQ_FOREVER);
+		const void *msg = buf;
+		int st = x->zc ? ipcq_peek(x->ping, &msg, &len, IPCQ_FOREVER)
+		               : ipcq_get(x->ping, buf, size, &len, IPCQ_FOREVER);
 		if (x->blocked) { /* published before the echo, so the benchmark side reads this wait's figures */
 			atomic_store(&x->blocked->cpu_ns, echo_cpu_ns(x->thread) - cpu0);
 			atomic_store(&x->blocked->wall_ns, ipcb_now_ns() - wall0);
@@ -98,17 +120,18 @@ static int echo_main(void *arg)
 			                 (unsigned long long)expect, ipcb_status_text(st, x->ping, why, sizeof why));
 			break;
 		}
-		uint64_t seq = len >= 8 ? ipcb_payload_seq(buf) : 0;
+		uint64_t seq = len >= 8 ? ipcb_payload_seq(msg) : 0;
 		if (seq == STOP_SEQ) {
 			rc = 0;
 			break;
 		}
 		if (delay)
 			ipcb_busy_wait_ns(delay);
-		st = ipcq_put(x->pong, buf, len, IPCQ_FOREVER);
+		st = x->zc ? echo_in_place(x, msg, len) : ipcq_put(x->pong, buf, len, IPCQ_FOREVER);
 		if (st != IPCQ_OK) {
-			ipcb_report_fail(x->report, "echo side: ipcq_put(pong) of message %llu: %s",
-			                 (unsigned long long)expect, ipcb_status_text(st, x->pong, why, sizeof why));
+			ipcb_report_fail(x->report, "echo side: %s(pong) of message %llu: %s",
+			                 x->zc ? "ipcq_reserve/commit" : "ipcq_put", (unsigned long long)expect,
+			                 ipcb_status_text(st, x->pong, why, sizeof why));
 			break;
 		}
 		if (len != size) {
@@ -116,11 +139,16 @@ static int echo_main(void *arg)
 			                 (unsigned long long)expect, len, size);
 			break;
 		}
-		long off = ipcb_payload_check(buf, len, expect);
+		long off = ipcb_payload_check(msg, len, expect);
 		if (off >= 0) {
 			ipcb_report_fail(x->report,
 			                 "echo side: message %llu has a wrong byte at offset %ld (carries seq %llu)",
 			                 (unsigned long long)expect, off, (unsigned long long)seq);
+			break;
+		}
+		if (x->zc && (st = ipcq_consume(x->ping, msg)) != IPCQ_OK) {
+			ipcb_report_fail(x->report, "echo side: ipcq_consume(ping) of message %llu: %s",
+			                 (unsigned long long)expect, ipcb_status_text(st, x->ping, why, sizeof why));
 			break;
 		}
 	}
@@ -139,7 +167,8 @@ static int get_echo(struct pp *x, size_t *len, char *err, size_t errlen)
 {
 	bool forever = !x->thread && (ipcq_mech_caps(x->c->mech) & IPCQ_CAP_EOF);
 	for (;;) {
-		int st = ipcq_get(x->pong, x->rbuf, x->c->size, len, forever ? IPCQ_FOREVER : SLICE_NS);
+		int64_t wait = forever ? IPCQ_FOREVER : SLICE_NS;
+		int st = x->zc ? ipcq_peek(x->pong, &x->echo, len, wait) : ipcq_get(x->pong, x->rbuf, x->c->size, len, wait);
 		if (st == IPCQ_OK)
 			return 0;
 		char cause[450], t[300];
@@ -159,7 +188,8 @@ static int get_echo(struct pp *x, size_t *len, char *err, size_t errlen)
 			nanosleep(&ts, NULL);
 		}
 		peer_cause(x, cause, sizeof cause);
-		snprintf(err, errlen, "ipcq_get(pong): %s%s%s", ipcb_status_text(st, x->pong, t, sizeof t),
+		snprintf(err, errlen, "%s(pong): %s%s%s", x->zc ? "ipcq_peek" : "ipcq_get",
+		         ipcb_status_text(st, x->pong, t, sizeof t),
 		         cause[0] ? "; " : "", cause);
 		return -1;
 	}
@@ -170,18 +200,27 @@ static int round_trip(struct pp *x, uint64_t seq, uint64_t *ns, char *err, size_
 {
 	size_t size = x->c->size, len = 0;
 	char t[300];
-	ipcb_payload_stamp(x->sbuf, size, seq);
+	if (!x->zc)
+		ipcb_payload_stamp(x->sbuf, size, seq);
 	uint64_t t0 = ipcb_now_ns();
 	int st;
+	void *w = x->sbuf;
 	/* A thread cannot turn into BROKEN by dying: look at it while waiting. */
-	while ((st = ipcq_put(x->ping, x->sbuf, size, x->thread ? SLICE_NS : IPCQ_FOREVER)) == IPCQ_FULL &&
+	while ((st = x->zc ? ipcq_reserve(x->ping, size, &w, x->thread ? SLICE_NS : IPCQ_FOREVER)
+	                   : ipcq_put(x->ping, x->sbuf, size, x->thread ? SLICE_NS : IPCQ_FOREVER)) == IPCQ_FULL &&
 	       !ipcb_report_failed(x->report) && !atomic_load(&x->peer.done))
 		;
+	if (st == IPCQ_OK && x->zc) { /* the whole message written in the slot: see the top of the file */
+		ipcb_payload_init(w, size);
+		ipcb_payload_stamp(w, size, seq);
+		st = ipcq_commit(x->ping, w, size);
+	}
 	if (st != IPCQ_OK) {
 		char cause[450];
 		peer_cause(x, cause, sizeof cause);
-		snprintf(err, errlen, "round trip %llu: ipcq_put(ping): %s%s%s", (unsigned long long)seq,
-		         ipcb_status_text(st, x->ping, t, sizeof t), cause[0] ? "; " : "", cause);
+		snprintf(err, errlen, "round trip %llu: %s(ping): %s%s%s", (unsigned long long)seq,
+		         x->zc ? "ipcq_reserve/commit" : "ipcq_put", ipcb_status_text(st, x->ping, t, sizeof t),
+		         cause[0] ? "; " : "", cause);
 		return -1;
 	}
 	char e[512];
@@ -194,9 +233,14 @@ static int round_trip(struct pp *x, uint64_t seq, uint64_t *ns, char *err, size_
 		snprintf(err, errlen, "round trip %llu: echo is %zu bytes, sent %zu", (unsigned long long)seq, len, size);
 		return -1;
 	}
-	long off = ipcb_payload_check(x->rbuf, len, seq);
+	long off = ipcb_payload_check(x->zc ? x->echo : x->rbuf, len, seq);
 	if (off >= 0) {
 		snprintf(err, errlen, "round trip %llu: echo has a wrong byte at offset %ld", (unsigned long long)seq, off);
+		return -1;
+	}
+	if (x->zc && (st = ipcq_consume(x->pong, x->echo)) != IPCQ_OK) {
+		snprintf(err, errlen, "round trip %llu: ipcq_consume(pong): %s", (unsigned long long)seq,
+		         ipcb_status_text(st, x->pong, t, sizeof t));
 		return -1;
 	}
 	return 0;
@@ -243,6 +287,7 @@ static struct pp *pp_open(ipcb_gb_state *st, const struct ipcb_case *c, bool wak
 	}
 	x->c = c;
 	x->thread = c->mode == IPCB_MODE_THREAD;
+	x->zc = c->variant == IPCB_API_ZEROCOPY;
 	x->sbuf = malloc(c->size);
 	x->rbuf = malloc(c->size);
 	x->report = ipcb_shared_alloc(sizeof *x->report, err, sizeof err);

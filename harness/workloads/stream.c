@@ -15,6 +15,13 @@
  * sums of sequence numbers seen per producer must equal what was sent: a
  * lost or duplicated message fails the benchmark.
  *
+ * api=zerocopy (rows <mechanism>-zc, mechanisms with IPCQ_CAP_ZEROCOPY):
+ * producers write each message whole (body and stamp) into the slot between
+ * ipcq_reserve and ipcq_commit, as an application building it in place
+ * would, and consumers check it in place between ipcq_peek and
+ * ipcq_consume: the same bytes written and read per message as the copy
+ * variant, without put's and get's copies.
+ *
  * Sections: producer and consumer bodies; the conductor (batch, stop_all,
  * check_totals); stream_run.
  */
@@ -59,6 +66,7 @@ struct endpoint {
 struct sx {
 	const struct ipcb_case *c;
 	bool thread;
+	bool zc;   /* api=zerocopy */
 	ipcq *q;
 	struct ctl *ctl; /* shared memory */
 	int go[IPCB_MAX_PEERS][2];
@@ -71,6 +79,20 @@ struct sx {
 static int64_t slice(const struct sx *x)
 {
 	return x->thread ? SLICE_NS : IPCQ_FOREVER;
+}
+
+/* api=zerocopy: message seq, written whole in the slot (see the top of the file). */
+static int put_in_place(struct sx *x, size_t size, uint64_t seq)
+{
+	void *w;
+	int st;
+	while ((st = ipcq_reserve(x->q, size, &w, slice(x))) == IPCQ_FULL && !atomic_load(&x->ctl->abort))
+		;
+	if (st != IPCQ_OK)
+		return st;
+	ipcb_payload_init(w, size);
+	ipcb_payload_stamp(w, size, seq);
+	return ipcq_commit(x->q, w, size);
 }
 
 static int producer_main(void *arg)
@@ -100,12 +122,19 @@ static int producer_main(void *arg)
 		}
 		uint64_t quota = x->ctl->quota;
 		for (uint64_t k = 0; k < quota; k++, n++) {
-			ipcb_payload_stamp(buf, size, ((uint64_t)e->id << PROD_SHIFT) | n);
+			uint64_t seq = ((uint64_t)e->id << PROD_SHIFT) | n;
 			int st;
-			while ((st = ipcq_put(x->q, buf, size, slice(x))) == IPCQ_FULL && !atomic_load(&x->ctl->abort))
-				;
+			if (x->zc) {
+				st = put_in_place(x, size, seq);
+			} else {
+				ipcb_payload_stamp(buf, size, seq);
+				while ((st = ipcq_put(x->q, buf, size, slice(x))) == IPCQ_FULL &&
+				       !atomic_load(&x->ctl->abort))
+					;
+			}
 			if (st != IPCQ_OK) {
-				ipcb_report_fail(&x->ctl->report, "producer %u: ipcq_put of message %llu: %s", e->id,
+				ipcb_report_fail(&x->ctl->report, "producer %u: %s of message %llu: %s", e->id,
+			                 x->zc ? "ipcq_reserve/commit" : "ipcq_put",
 				                 (unsigned long long)n, ipcb_status_text(st, x->q, t, sizeof t));
 				goto out;
 			}
@@ -137,12 +166,18 @@ static int consumer_main(void *arg)
 	int rc = 1;
 	for (uint64_t got = 0;; got++) {
 		size_t len = 0;
+		const void *msg = buf;
 		int st;
-		while ((st = ipcq_get(x->q, buf, size, &len, slice(x))) == IPCQ_EMPTY && !atomic_load(&ctl->abort))
-			;
+		if (x->zc)
+			while ((st = ipcq_peek(x->q, &msg, &len, slice(x))) == IPCQ_EMPTY && !atomic_load(&ctl->abort))
+				;
+		else
+			while ((st = ipcq_get(x->q, buf, size, &len, slice(x))) == IPCQ_EMPTY && !atomic_load(&ctl->abort))
+				;
 		if (st != IPCQ_OK) {
-			ipcb_report_fail(&ctl->report, "consumer %u: ipcq_get after %llu messages: %s", e->id,
-			                 (unsigned long long)got, ipcb_status_text(st, x->q, t, sizeof t));
+			ipcb_report_fail(&ctl->report, "consumer %u: %s after %llu messages: %s", e->id,
+			                 x->zc ? "ipcq_peek" : "ipcq_get", (unsigned long long)got,
+			                 ipcb_status_text(st, x->q, t, sizeof t));
 			break;
 		}
 		if (delay)
@@ -152,9 +187,11 @@ static int consumer_main(void *arg)
 			                 (unsigned long long)got, len, size);
 			break;
 		}
-		uint64_t seq = ipcb_payload_seq(buf);
+		uint64_t seq = ipcb_payload_seq(msg);
 		if (seq == STOP_SEQ) {
 			rc = 0;
+			if (x->zc)
+				ipcq_consume(x->q, msg);
 			break;
 		}
 		unsigned p = (unsigned)(seq >> PROD_SHIFT);
@@ -164,7 +201,7 @@ static int consumer_main(void *arg)
 			                 e->id, (unsigned long long)got, p, np);
 			break;
 		}
-		long off = ipcb_payload_check(buf, len, seq);
+		long off = ipcb_payload_check(msg, len, seq);
 		if (off >= 0) {
 			ipcb_report_fail(&ctl->report,
 			                 "consumer %u: message %llu of producer %u has a wrong byte at offset %ld", e->id,
@@ -175,6 +212,11 @@ static int consumer_main(void *arg)
 			ipcb_report_fail(&ctl->report,
 			                 "consumer %u: producer %u's message %llu came after its message %llu (order broken)",
 			                 e->id, p, (unsigned long long)n, (unsigned long long)last[p]);
+			break;
+		}
+		if (x->zc && (st = ipcq_consume(x->q, msg)) != IPCQ_OK) {
+			ipcb_report_fail(&ctl->report, "consumer %u: ipcq_consume of message %llu: %s", e->id,
+			                 (unsigned long long)got, ipcb_status_text(st, x->q, t, sizeof t));
 			break;
 		}
 		seen[p] = true;
@@ -343,6 +385,7 @@ static void stream_run(ipcb_gb_state *st, const struct ipcb_case *c)
 	}
 	x->c = c;
 	x->thread = c->mode == IPCB_MODE_THREAD;
+	x->zc = c->variant == IPCB_API_ZEROCOPY;
 	x->done[0] = x->done[1] = -1;
 	for (unsigned i = 0; i < IPCB_MAX_PEERS; i++)
 		x->go[i][0] = x->go[i][1] = -1;

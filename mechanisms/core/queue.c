@@ -221,6 +221,87 @@ int ipcq_poll(ipcq *q, int64_t timeout_ns)
 	return ipcq__poll_queue(q, q, timeout_ns);
 }
 
+/* --- Zero copy ------------------------------------------------------------ */
+
+/* The checks of every zero-copy call: usable in role, and the mechanism has the ops. */
+static int zc_usable(ipcq *q, unsigned role, const char *call)
+{
+	int st = usable(q, q, role, call);
+	if (st == IPCQ_OK && !q->mech->reserve)
+		return fail_on(q, IPCQ_UNSUPPORTED,
+		               "%s: this mechanism has no zero-copy path (no IPCQ_CAP_ZEROCOPY); use ipcq_put and ipcq_get",
+		               call);
+	return st;
+}
+
+static int zc_done(ipcq *q, int st)
+{
+	if (FAILED(st))
+		ipcq__err_bind(q, st);
+	return st;
+}
+
+int ipcq_reserve(ipcq *q, size_t len, void **buf, int64_t timeout_ns)
+{
+	int st = zc_usable(q, IPCQ_PRODUCER, "reserve");
+	if (st != IPCQ_OK)
+		return st;
+	if (!buf)
+		return fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "reserve");
+	*buf = NULL;
+	if (len > q->cfg.max_msg) {
+		ipcq__fail(IPCQ_TOOBIG, 0,
+		           "reserve: %zu bytes exceed max_msg %zu of this %s queue; nothing was reserved: open it "
+		           "with a larger max_msg",
+		           len, q->cfg.max_msg, q->mech->name);
+		return zc_done(q, IPCQ_TOOBIG);
+	}
+	return zc_done(q, q->mech->reserve(q->state, len, buf, ipcq__deadline(timeout_ns)));
+}
+
+int ipcq_commit(ipcq *q, void *buf, size_t len)
+{
+	int st = zc_usable(q, IPCQ_PRODUCER, "commit");
+	if (st != IPCQ_OK)
+		return st;
+	if (!buf)
+		return fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "commit");
+	if (!len && !(q->mech->caps & IPCQ_CAP_ZEROLEN))
+		return fail_on(q, IPCQ_UNSUPPORTED, "commit: %s cannot carry zero-length messages", q->mech->name);
+	return zc_done(q, q->mech->commit(q->state, buf, len));
+}
+
+int ipcq_cancel(ipcq *q, void *buf)
+{
+	int st = zc_usable(q, IPCQ_PRODUCER, "cancel");
+	if (st != IPCQ_OK)
+		return st;
+	if (!buf)
+		return fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "cancel");
+	return zc_done(q, q->mech->cancel(q->state, buf));
+}
+
+int ipcq_peek(ipcq *q, const void **buf, size_t *len, int64_t timeout_ns)
+{
+	int st = zc_usable(q, IPCQ_CONSUMER, "peek");
+	if (st != IPCQ_OK)
+		return st;
+	if (!buf || !len)
+		return fail_on(q, IPCQ_INVAL, "%s: buf or len is NULL", "peek");
+	*buf = NULL;
+	return zc_done(q, q->mech->peek(q->state, buf, len, ipcq__deadline(timeout_ns)));
+}
+
+int ipcq_consume(ipcq *q, const void *buf)
+{
+	int st = zc_usable(q, IPCQ_CONSUMER, "consume");
+	if (st != IPCQ_OK)
+		return st;
+	if (!buf)
+		return fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "consume");
+	return zc_done(q, q->mech->consume(q->state, buf));
+}
+
 int ipcq_qsize(ipcq *q, size_t *n)
 {
 	int st = usable(q, q, 0, "qsize");

@@ -95,6 +95,9 @@ static void check_one(const struct ipcq_mech *m, size_t i)
 	else if ((m->caps & IPCQ_CAP_SHARED) && (!m->shared_open || !m->shared_set || !m->shared_get ||
 	                                         !m->shared_add || !m->shared_cas || !m->shared_close))
 		why = "IPCQ_CAP_SHARED without all six shared_* ops";
+	else if (!(m->caps & IPCQ_CAP_ZEROCOPY) != !m->reserve || !m->reserve != !m->commit || !m->reserve != !m->cancel ||
+	         !m->reserve != !m->peek || !m->reserve != !m->consume)
+		why = "IPCQ_CAP_ZEROCOPY needs all five of reserve, commit, cancel, peek and consume, and they need the cap";
 	else if (m->default_max_msg == 0 || ((m->caps & IPCQ_CAP_BOUNDED) && m->default_capacity == 0))
 		why = "default_max_msg (and default_capacity where IPCQ_CAP_BOUNDED) must be set";
 	for (size_t j = 0; !why && j < i; j++)
@@ -157,7 +160,8 @@ unsigned ipcq_mech_caps(const ipcq_mech *m)
 void ipcq_caps_format(unsigned caps, char *buf, size_t cap)
 {
 	static const char *const names[] = { "process", "mpmc",  "eof",    "qsize",  "zerolen", "huge",
-		                             "fd",      "named", "shared", "robust", "bounded", "duplex" };
+		                             "fd",      "named", "shared", "robust", "bounded", "duplex",
+		                             "zerocopy" };
 	size_t used = 0;
 	if (cap)
 		buf[0] = '\0';

@@ -56,8 +56,23 @@
  * a SIGKILLed peer sends no wake-up. Both variables are read at ipcq_open;
  * IPCQ_SHMRING_SOLO=0 turns the solo path off (tests compare the two).
  *
+ * Zero copy (ipcq_reserve/commit/cancel, ipcq_peek/consume): a reservation
+ * is a slot CLAIMED(lap, pid) handed to the caller between calls, a held
+ * message a slot READING(lap, pid); commit is the step CLAIMED -> FULL that
+ * ends a put, consume the free that ends a get, cancel turns the slot into
+ * FREE(lap + 1) as recovery would. So a holder killed in between is the
+ * killed put or get above: its reservation is skipped, never torn, and the
+ * ring goes on; a message it held is lost. They mark the slot with the pid
+ * even on a solo side (see "Zero copy" below); release() and close() end the
+ * ones the process still holds, found by pid and a mark in the slot's len.
+ *
+ * Named rings (cfg.name): the same ring in a POSIX shm object that
+ * unrelated processes open by name; file locks on it stand in for the
+ * lifelines (see "Named rings" below).
+ *
  * Sections: layout and states - identity and fences - solo sides - claiming
- * slots (put, get, peek) - recovery and lifelines - waiting - ops.
+ * slots (put, get, peek, reserve, hold) - recovery and lifelines - waiting -
+ * named rings - ops - zero-copy ops.
  */
 #include "mech.h"
 
@@ -73,6 +88,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,6 +111,10 @@ enum { K_FREE = 0, K_CLAIMED = 1, K_FULL = 2, K_READING = 3 };
 #define SHMRING_CHECK_EVERY 1024u  /* puts between two looks at the consumers' lifeline */
 #define NOTREADY (-1)              /* internal: nothing to do yet */
 #define SETTLED 2u                 /* shmring_side.shared: the owner is known to be out */
+#define SHMRING_READY UINT64_C(0x7368726e67726479) /* "shrngrdy" */
+#define SHMRING_NAME_MAX 200       /* of cfg.name; /dev/shm adds "ipcq.shmring." */
+#define SHMRING_OPEN_NS (5 * 1000000000LL) /* named open: longest wait for a creator or a closer */
+#define ZC_HELD (UINT64_C(1) << 63)  /* in a slot's len: a reservation or a held message, not a put or get in flight */
 
 /*
  * A slot is max_msg bytes of data (rounded up to 8) and then this header.
@@ -120,7 +140,10 @@ struct shmring_side {
 
 struct shmring_hdr {
 	size_t capacity, slot_size;
-	atomic_int prod_gone, cons_gone; /* set once observed: a role never comes back */
+	size_t max_msg;               /* named: an opener's config must match these three */
+	uint32_t solo_ok;             /* named: the creator's choice, which openers follow */
+	_Atomic uint64_t ready;       /* named: SHMRING_READY once the creator has set the header up */
+	atomic_int prod_gone, cons_gone; /* set once observed: a role never comes back (private rings) */
 	struct shmring_side prod, cons;
 	alignas(64) atomic_uint data_waiters;
 	atomic_uint data_futex;
@@ -143,9 +166,16 @@ struct shmring {
 	int64_t spin_ns, nap_ns;
 	struct ipcq__life life;
 	bool have_life;
+	bool named;       /* opened by cfg.name: the role locks at the end instead of lifelines */
 	bool solo;        /* solo sides allowed: membarrier can give the owners' missing fence */
 	atomic_uint puts; /* since the last lifeline look */
 	atomic_int prod_safe, cons_safe; /* this handle waited out that side's solo owner: CAS path is safe */
+	atomic_int zc_used; /* this handle reserved or held a slot once: release looks for what it still holds */
+	/* Named rings only, last: the fields above are the hot path's. */
+	int user_fd, prod_fd, cons_fd; /* descriptions holding OFD read locks on bytes 2, 0, 1 */
+	dev_t dev;        /* the object's identity, so close never unlinks a newer one */
+	ino_t ino;
+	char shm_name[NAME_MAX + 1];
 };
 
 /* Signed distance a - b between two 40-bit laps. */
@@ -532,6 +562,107 @@ static int shmring_try_get(struct shmring *q, void *buf, size_t cap, size_t *len
 	}
 }
 
+/*
+ * Zero copy. Unlike a solo put or get, it marks its slot CLAIMED or READING
+ * with its pid on every path, solo owner included (with a plain store there,
+ * inside the busy window like any solo attempt): the slot stays so between
+ * calls, so a holder that dies is recovered exactly like a put or get killed
+ * mid-copy, and a newcomer turning the side shared waits only for the claim,
+ * never for the holder. commit and consume open a solo window of their own
+ * (the side may have turned shared since): a plain store inside it, a CAS
+ * with its seq_cst order for the wake-up outside.
+ * len carries ZC_HELD meanwhile, which tells release() the slots to end.
+ */
+
+/*
+ * One non-blocking reservation: OK with *where set to the slot's data, or
+ * NOTREADY (full). solo: nobody else moves a FREE slot, so the claim is a
+ * plain store, and the hint may pass the slot at once: it is CLAIMED with
+ * our pid, which recovery can undo, never FREE.
+ */
+__attribute__((noinline)) static int shmring_try_reserve(struct shmring *q, size_t len, void **where, bool solo,
+                                                         struct shmring_stuck *stuck)
+{
+	struct shmring_hdr *h = q->h;
+	uint64_t pos = atomic_load_explicit(&h->prod.hint, memory_order_relaxed);
+	uint32_t me = self_pid();
+	for (;;) {
+		struct shmring_slot *s = slot_at(q, pos);
+		uint64_t lap = lap_of(q, pos);
+		uint64_t st = ST(lap, K_FREE, 0);
+		bool mine;
+		if (solo) {
+			st = atomic_load_explicit(&s->state, memory_order_acquire);
+			mine = st == ST(lap, K_FREE, 0);
+			if (mine)
+				atomic_store_explicit(&s->state, ST(lap, K_CLAIMED, me), memory_order_relaxed);
+		} else {
+			mine = atomic_compare_exchange_strong_explicit(&s->state, &st, ST(lap, K_CLAIMED, me),
+			                                               memory_order_acquire, memory_order_acquire);
+		}
+		if (mine) {
+			hint_advance(&h->prod.hint, pos + 1);
+			atomic_store_explicit(&s->len, ZC_HELD | len, memory_order_relaxed);
+			*where = slot_data(q, s);
+			return IPCQ_OK;
+		}
+		if (lapdiff(ST_LAP(st), lap) >= 0) {
+			pos++;
+			continue;
+		}
+		uint64_t e = atomic_load_explicit(&h->prod.hint, memory_order_relaxed);
+		if (e > pos) {
+			pos = e;
+			continue;
+		}
+		stuck->slot = s;
+		stuck->pos = pos;
+		stuck->state = st;
+		return NOTREADY;
+	}
+}
+
+/* One non-blocking hold of the oldest message: OK with *where and *len set, or NOTREADY.
+ * solo: a FULL slot stays FULL until we move it, so the claim is a plain store. */
+__attribute__((noinline)) static int shmring_try_hold(struct shmring *q, const void **where, size_t *len, bool solo,
+                                                      struct shmring_stuck *stuck)
+{
+	struct shmring_hdr *h = q->h;
+	uint64_t pos = atomic_load_explicit(&h->cons.hint, memory_order_relaxed);
+	for (;;) {
+		struct shmring_slot *s = slot_at(q, pos);
+		uint64_t lap = lap_of(q, pos);
+		uint64_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+		int64_t d = lapdiff(ST_LAP(st), lap);
+		if (d > 0 || (d == 0 && ST_KIND(st) == K_READING)) {
+			pos++;
+			continue;
+		}
+		if (d == 0 && ST_KIND(st) == K_FULL) {
+			if (solo)
+				atomic_store_explicit(&s->state, ST(lap, K_READING, self_pid()), memory_order_relaxed);
+			else if (!atomic_compare_exchange_weak_explicit(&s->state, &st, ST(lap, K_READING, self_pid()),
+			                                                memory_order_acq_rel, memory_order_relaxed))
+				continue;
+			hint_advance(&h->cons.hint, pos + 1);
+			uint64_t n = atomic_load_explicit(&s->len, memory_order_relaxed);
+			atomic_store_explicit(&s->len, ZC_HELD | n, memory_order_relaxed);
+			*len = (size_t)n;
+			*where = slot_data(q, s);
+			return IPCQ_OK;
+		}
+		uint64_t e = atomic_load_explicit(&h->cons.hint, memory_order_relaxed);
+		if (e > pos) {
+			pos = e;
+			continue;
+		}
+		stuck->slot = s;
+		stuck->pos = pos;
+		stuck->state = st;
+		return NOTREADY;
+	}
+}
+
 /* --- Recovery and lifelines --------------------------------------------------------- */
 
 /*
@@ -554,9 +685,17 @@ static bool shmring_recover(struct shmring *q, const struct shmring_stuck *sk)
 	return true; /* moved, by us or by another rescuer */
 }
 
-/* True once every process holding role has released it or died (exact, via the lifeline). */
+static bool shmring_named_gone(const struct shmring *q, unsigned role);
+
+/*
+ * True once every process holding role has released it or died (exact, via
+ * the lifeline). Named rings ask the role locks each time: there a role can
+ * come back, as an unrelated process opens the name later.
+ */
 static bool shmring_gone(struct shmring *q, unsigned role)
 {
+	if (q->named)
+		return shmring_named_gone(q, role);
 	atomic_int *flag = role == IPCQ_PRODUCER ? &q->h->prod_gone : &q->h->cons_gone;
 	if (atomic_load_explicit(flag, memory_order_acquire))
 		return true;
@@ -574,7 +713,8 @@ static int shmring_broken(void)
 
 /* --- Waiting ----------------------------------------------------------------------- */
 
-enum shmring_kind { OP_PUT, OP_GET, OP_PEEK };
+/* The kinds up to OP_RESERVE fill slots (they wait for room), the others empty them. */
+enum shmring_kind { OP_PUT, OP_RESERVE, OP_GET, OP_PEEK, OP_HOLD };
 
 struct shmring_op {
 	enum shmring_kind kind;
@@ -582,18 +722,30 @@ struct shmring_op {
 	void *buf;
 	size_t len, cap;
 	size_t *out_len;
+	void **where; /* OP_RESERVE, OP_HOLD: the slot's data */
 };
+
+static inline bool op_fills(enum shmring_kind k)
+{
+	return k <= OP_RESERVE;
+}
 
 /* One non-blocking try of op, solo when this thread owns its side; eager as in try_get. */
 static int shmring_attempt(struct shmring *q, const struct shmring_op *op, bool eager, struct shmring_stuck *sk)
 {
 	if (op->kind == OP_PEEK) /* reads only: nothing to exclude */
 		return shmring_try_get(q, NULL, 0, NULL, true, false, false, sk);
-	bool put = op->kind == OP_PUT;
+	bool put = op_fills(op->kind);
 	struct shmring_side *sd = put ? &q->h->prod : &q->h->cons;
 	bool solo = shmring_solo_enter(q, sd, put ? &q->prod_safe : &q->cons_safe);
-	int rc = put ? shmring_try_put(q, op->msg, op->len, solo, sk)
-	             : shmring_try_get(q, op->buf, op->cap, op->out_len, false, eager, solo, sk);
+	int rc;
+	if (op->kind == OP_PUT)
+		rc = shmring_try_put(q, op->msg, op->len, solo, sk);
+	else if (op->kind == OP_GET)
+		rc = shmring_try_get(q, op->buf, op->cap, op->out_len, false, eager, solo, sk);
+	else
+		rc = op->kind == OP_RESERVE ? shmring_try_reserve(q, op->len, op->where, solo, sk)
+		                            : shmring_try_hold(q, (const void **)op->where, op->out_len, solo, sk);
 	if (solo)
 		atomic_store_explicit(&sd->busy, 0, memory_order_release);
 	return rc;
@@ -612,7 +764,7 @@ static int shmring_look_around(struct shmring *q, const struct shmring_op *op, s
 		if (rc != NOTREADY)
 			return rc;
 	}
-	if (op->kind == OP_PUT)
+	if (op_fills(op->kind))
 		return shmring_gone(q, IPCQ_CONSUMER) ? shmring_broken() : NOTREADY;
 	if (!shmring_gone(q, IPCQ_PRODUCER))
 		return NOTREADY;
@@ -663,13 +815,13 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 	int rc = shmring_attempt(q, op, true, &sk);
 	if (rc != NOTREADY)
 		return rc;
-	int none = op->kind == OP_PUT ? IPCQ_FULL : IPCQ_EMPTY;
+	int none = op_fills(op->kind) ? IPCQ_FULL : IPCQ_EMPTY;
 	if (dl == IPCQ__NOW) {
 		rc = shmring_look_around(q, op, &sk);
 		return rc == NOTREADY ? none : rc;
 	}
 	/* A get need not spin before an EOF already known. */
-	if (op->kind != OP_PUT && atomic_load_explicit(&q->h->prod_gone, memory_order_acquire)) {
+	if (!op_fills(op->kind) && atomic_load_explicit(&q->h->prod_gone, memory_order_acquire)) {
 		rc = shmring_look_around(q, op, &sk);
 		if (rc != NOTREADY)
 			return rc;
@@ -688,7 +840,7 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 	 * while spinning leaves the count high: later callers sleep sooner,
 	 * which is slower, never wrong.
 	 */
-	atomic_uint *spinners = op->kind == OP_PUT ? &q->h->room_spinners : &q->h->data_spinners;
+	atomic_uint *spinners = op_fills(op->kind) ? &q->h->room_spinners : &q->h->data_spinners;
 	bool spin = q->spin_ns > 0 && atomic_fetch_add_explicit(spinners, 1, memory_order_relaxed) < q->max_spinners;
 	if (!spin && q->spin_ns > 0)
 		atomic_fetch_sub_explicit(spinners, 1, memory_order_relaxed);
@@ -701,9 +853,9 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 		 * turn that sees the change is short, and a message's second
 		 * line is fetched with its first.
 		 */
-		bool moved = op->kind == OP_PUT ? shmring_room_ahead(q, &sk)
+		bool moved = op_fills(op->kind) ? shmring_room_ahead(q, &sk)
 		                                : atomic_load_explicit(&sk.slot->state, memory_order_relaxed) != sk.state;
-		if (op->kind != OP_PUT && q->data_room)
+		if (!op_fills(op->kind) && q->data_room)
 			__builtin_prefetch(slot_data(q, sk.slot), 0, 3);
 		if (moved) {
 			rc = shmring_attempt(q, op, false, &sk);
@@ -738,7 +890,7 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 		return rc;
 
 	/* Sleep on the futex of the side we wait for. */
-	bool room = op->kind == OP_PUT;
+	bool room = op_fills(op->kind);
 	atomic_uint *waiters = room ? &q->h->room_waiters : &q->h->data_waiters;
 	atomic_uint *word = room ? &q->h->room_futex : &q->h->data_futex;
 	bool slept = false;
@@ -774,6 +926,261 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 	}
 }
 
+/* --- Named rings ------------------------------------------------------------------------ */
+
+/*
+ * cfg.name "jobs" is the POSIX shm object "/ipcq.shmring.jobs" (0600: the
+ * same user's unrelated processes). Who holds it, and in which role, is kept
+ * by the kernel in open-file-description locks (F_OFD_SETLK) on its first
+ * bytes: every user holds a read lock on byte 2, producers on byte 0,
+ * consumers on byte 1, each through a description of its own. Like the
+ * lifelines' pipe ends these are dropped when the last reference to the
+ * description goes (descriptors, and for byte 2 the mapping) - at release,
+ * close, or death, SIGKILL included - and forked children share them, so EOF
+ * and BROKEN mean the same as unnamed.
+ * A lock cannot be polled: a sleeper sees a death at its next nap (50 ms);
+ * a release still wakes it at once.
+ *
+ * Opening: create with O_EXCL or open the existing object; then a
+ * non-blocking write lock on byte 2 says whether anybody else uses it. Alone,
+ * the object is ours to set up: new, or left over by users that all died
+ * (their locks died with them), so a crash never leaves a name unusable;
+ * set up, the write lock turns into the read lock every user holds. Not
+ * alone, wait for that read lock (the creator holds the write lock while it
+ * sets up) and check the geometry. Closing: the last user (a write lock on
+ * byte 2 through a fresh description succeeds) unlinks the name, unless it
+ * already names a newer object. An opener that finds, once locked, that the
+ * name no longer names its object starts again.
+ */
+
+/* One OFD lock (F_RDLCK, F_WRLCK or F_UNLCK) on one byte; 0 or errno (EAGAIN: held by another). */
+static int shmring_ofd_lock(int fd, short type, off_t byte)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	int r;
+	do
+		r = fcntl(fd, F_OFD_SETLK, &fl);
+	while (r < 0 && errno == EINTR);
+	return r == 0 ? 0 : errno == EACCES ? EAGAIN : errno; /* POSIX allows either for "held" */
+}
+
+static bool shmring_named_gone(const struct shmring *q, unsigned role)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = role == IPCQ_PRODUCER ? 0 : 1, .l_len = 1 };
+	if (fcntl(q->user_fd, F_OFD_GETLK, &fl) < 0)
+		return false; /* cannot tell: keep waiting, never a false EOF */
+	return fl.l_type == F_UNLCK;
+}
+
+/* INVAL naming the problem and the fix unless name is 1..SHMRING_NAME_MAX of [A-Za-z0-9._-], not starting with '.'. */
+static int shmring_name_check(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > SHMRING_NAME_MAX)
+		return ipcq__fail(IPCQ_INVAL, 0,
+		                  "shmring: name of %zu characters: give 1 to %d letters, digits, '.', '_' or '-' "
+		                  "(e.g. \"jobs.v1\")",
+		                  n, SHMRING_NAME_MAX);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		          c == '-' || (c == '.' && i > 0);
+		if (!ok)
+			return ipcq__fail(IPCQ_INVAL, 0,
+			                  "shmring: name \"%.60s\": %s at offset %zu is not allowed; use only letters, "
+			                  "digits, '.', '_' and '-', not starting with '.' (e.g. \"jobs.v1\"); "
+			                  "the name is a file in /dev/shm, not a path",
+			                  name, c == '/' ? "'/'" : c == '.' ? "a leading '.'" : "this character", i);
+	}
+	return IPCQ_OK;
+}
+
+static int shmring_named_fail(struct shmring *q, int err, const char *what)
+{
+	return ipcq__fail(ipcq__status_of_errno(err), err, "shmring: %s of /dev/shm%s: %s", what, q->shm_name,
+	                  strerror(err));
+}
+
+/* A new description of the object with a read lock on byte; -1 after recording why. */
+static int shmring_role_fd(struct shmring *q, off_t byte, int *out)
+{
+	int fd = shm_open(q->shm_name, O_RDWR | O_CLOEXEC, 0);
+	int e = fd < 0 ? errno : shmring_ofd_lock(fd, F_RDLCK, byte);
+	if (e) {
+		if (fd >= 0)
+			close(fd);
+		return shmring_named_fail(q, e, "taking a role lock");
+	}
+	*out = fd;
+	return IPCQ_OK;
+}
+
+/* True when fd is still the object the name stands for. */
+static bool shmring_same_object(const struct shmring *q, int fd, struct stat *st)
+{
+	if (fstat(fd, st) != 0)
+		return false;
+	int now = shm_open(q->shm_name, O_RDWR | O_CLOEXEC, 0);
+	if (now < 0)
+		return false;
+	struct stat other;
+	bool same = fstat(now, &other) == 0 && other.st_dev == st->st_dev && other.st_ino == st->st_ino;
+	close(now);
+	return same;
+}
+
+/* Sets up a ring of size bytes in the object (fd, write-locked on byte 2 by us); the fields come from q. */
+static int shmring_named_setup(struct shmring *q, int fd, size_t size)
+{
+	/* Truncating to 0 first zeroes a leftover's bytes: every slot FREE(lap 0) again. */
+	if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0)
+		return shmring_named_fail(q, errno, "ftruncate");
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return shmring_named_fail(q, errno, "mmap");
+	q->h = p;
+	q->map_size = size;
+	q->h->capacity = q->cap;
+	q->h->slot_size = q->slot_size;
+	q->h->max_msg = q->max_msg;
+	q->h->solo_ok = q->solo;
+	if (!q->solo) {
+		atomic_store(&q->h->prod.shared, SETTLED);
+		atomic_store(&q->h->cons.shared, SETTLED);
+	}
+	atomic_store_explicit(&q->h->ready, SHMRING_READY, memory_order_release);
+	return IPCQ_OK;
+}
+
+/* Maps a ring another process set up, after checking it is whole and of our geometry. */
+static int shmring_named_attach(struct shmring *q, int fd, const struct stat *st, size_t size)
+{
+	if ((size_t)st->st_size != size && (size_t)st->st_size >= sizeof(struct shmring_hdr)) {
+		struct shmring_hdr h;
+		if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.ready == SHMRING_READY)
+			return ipcq__fail(IPCQ_INVAL, 0,
+			                  "shmring: /dev/shm%s is a ring of capacity %zu and max_msg %zu; open it with "
+			                  "those (this open asked for %zu and %zu), or use another name",
+			                  q->shm_name, h.capacity, h.max_msg, q->cap, q->max_msg);
+	}
+	if ((size_t)st->st_size != size)
+		return NOTREADY;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return shmring_named_fail(q, errno, "mmap");
+	q->h = p;
+	q->map_size = size;
+	if (atomic_load_explicit(&q->h->ready, memory_order_acquire) != SHMRING_READY)
+		return NOTREADY; /* its creator died setting it up: the next round takes it over */
+	if (q->h->capacity != q->cap || q->h->max_msg != q->max_msg || q->h->slot_size != q->slot_size)
+		return ipcq__fail(IPCQ_INVAL, 0,
+		                  "shmring: /dev/shm%s is a ring of capacity %zu and max_msg %zu; open it with those "
+		                  "(this open asked for %zu and %zu), or use another name",
+		                  q->shm_name, q->h->capacity, q->h->max_msg, q->cap, q->max_msg);
+	q->solo = q->h->solo_ok; /* the creator decided; every user must agree on the fences */
+	return IPCQ_OK;
+}
+
+static int shmring_named_open(struct shmring *q, const char *name, size_t size)
+{
+	int rc = shmring_name_check(name);
+	if (rc != IPCQ_OK)
+		return rc;
+	snprintf(q->shm_name, sizeof q->shm_name, "/ipcq.shmring.%s", name);
+	int64_t give_up = ipcq__now_ns() + SHMRING_OPEN_NS;
+	for (;;) {
+		if (q->h)
+			munmap(q->h, q->map_size);
+		q->h = NULL;
+		if (q->user_fd >= 0)
+			close(q->user_fd);
+		q->user_fd = -1;
+		if (ipcq__now_ns() > give_up)
+			return ipcq__fail(IPCQ_SYSERR, ETIMEDOUT,
+			                  "shmring: /dev/shm%s stayed locked or half set up for %d s (another process "
+			                  "stopped while creating or closing it?); retry, or remove it with "
+			                  "rm /dev/shm%s once no process uses it",
+			                  q->shm_name, (int)(SHMRING_OPEN_NS / 1000000000), q->shm_name);
+		int fd = shm_open(q->shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno == EEXIST)
+			fd = shm_open(q->shm_name, O_RDWR | O_CLOEXEC, 0);
+		if (fd < 0 && errno == ENOENT)
+			continue; /* unlinked between the two: start again */
+		if (fd < 0) {
+			if (errno == EACCES)
+				return ipcq__fail(IPCQ_INVAL, EACCES,
+				                  "shmring: /dev/shm%s belongs to another user (rings are 0600); use another "
+				                  "name, or run as that user",
+				                  q->shm_name);
+			return shmring_named_fail(q, errno, "shm_open");
+		}
+		q->user_fd = fd;
+		int e = shmring_ofd_lock(fd, F_WRLCK, 2);
+		bool alone = e == 0;
+		if (e && e != EAGAIN)
+			return shmring_named_fail(q, e, "locking");
+		if (!alone) {
+			/* The creator holds the write lock while it sets up, a closer while it unlinks. */
+			while ((e = shmring_ofd_lock(fd, F_RDLCK, 2)) == EAGAIN && ipcq__now_ns() < give_up) {
+				struct timespec ts = { 0, 1000000 };
+				nanosleep(&ts, NULL);
+			}
+			if (e == EAGAIN)
+				continue;
+			if (e)
+				return shmring_named_fail(q, e, "locking");
+		}
+		struct stat st;
+		if (!shmring_same_object(q, fd, &st))
+			continue; /* the name was unlinked (and maybe made anew) meanwhile */
+		if (alone) {
+			rc = shmring_named_setup(q, fd, size);
+			if (rc == IPCQ_OK && (e = shmring_ofd_lock(fd, F_RDLCK, 2)) != 0)
+				rc = shmring_named_fail(q, e, "locking");
+		} else {
+			rc = shmring_named_attach(q, fd, &st, size);
+			if (rc == NOTREADY)
+				continue;
+		}
+		if (rc != IPCQ_OK)
+			return rc;
+		q->dev = st.st_dev;
+		q->ino = st.st_ino;
+		rc = shmring_role_fd(q, 0, &q->prod_fd);
+		if (rc == IPCQ_OK)
+			rc = shmring_role_fd(q, 1, &q->cons_fd);
+		return rc;
+	}
+}
+
+/* Drops this process's locks; the last user anywhere unlinks the name (if it is still ours). */
+static void shmring_named_close(struct shmring *q)
+{
+	int *fds[] = { &q->prod_fd, &q->cons_fd, &q->user_fd };
+	for (size_t i = 0; i < 3; i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	if (!q->ino)
+		return; /* never fully opened */
+	int fd = shm_open(q->shm_name, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	struct stat st;
+	/*
+	 * Forked children share our descriptions: only a fresh one sees whether
+	 * they still hold it. The name is checked again under the write lock:
+	 * another last user may have unlinked it, and a new ring have taken the
+	 * name, between our open and our lock. Under the lock the name cannot
+	 * move, since every unlink is made holding the lock of what it removes.
+	 */
+	if (fstat(fd, &st) == 0 && st.st_dev == q->dev && st.st_ino == q->ino && shmring_ofd_lock(fd, F_WRLCK, 2) == 0 &&
+	    shmring_same_object(q, fd, &st))
+		shm_unlink(q->shm_name);
+	close(fd);
+}
+
 /* --- Ops ------------------------------------------------------------------------------ */
 
 static int shmring_release(void *st, unsigned roles);
@@ -781,9 +1188,11 @@ static int shmring_release(void *st, unsigned roles);
 static void shmring_close(void *st)
 {
 	struct shmring *q = st;
-	if (q->have_life && q->h) {
+	if ((q->have_life || q->named) && q->h) {
 		/* Roles still held go as release() lets them go, so sleepers learn at once. */
-		unsigned held = (q->life.prod[1] >= 0 ? IPCQ_PRODUCER : 0) | (q->life.cons[1] >= 0 ? IPCQ_CONSUMER : 0);
+		unsigned held = q->named ? (q->prod_fd >= 0 ? IPCQ_PRODUCER : 0) | (q->cons_fd >= 0 ? IPCQ_CONSUMER : 0)
+		                         : (q->life.prod[1] >= 0 ? IPCQ_PRODUCER : 0) |
+		                                   (q->life.cons[1] >= 0 ? IPCQ_CONSUMER : 0);
 		if (held)
 			shmring_release(q, held);
 	}
@@ -793,6 +1202,9 @@ static void shmring_close(void *st)
 	if (q->h)
 		munmap(q->h, q->map_size);
 	q->h = NULL;
+	if (q->named) /* after munmap: a mapping keeps its description, and so its lock, alive */
+		shmring_named_close(q);
+	q->named = false;
 }
 
 /* A duration from the environment, clamped to [lo, hi]; def when unset or malformed. */
@@ -846,6 +1258,17 @@ static int shmring_open(void *st, const ipcq_config *cfg)
 	q->solo = !(solo && strcmp(solo, "0") == 0) && mb > 0 && (mb & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
 	          (mb & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
 
+	if (cfg->name) {
+		q->named = true;
+		q->user_fd = q->prod_fd = q->cons_fd = -1;
+		int rc = shmring_named_open(q, cfg->name, size);
+		if (rc == IPCQ_OK && !q->solo) {
+			atomic_store(&q->prod_safe, 1);
+			atomic_store(&q->cons_safe, 1);
+		}
+		return rc;
+	}
+
 	int rc = ipcq__life_open(&q->life);
 	if (rc != IPCQ_OK)
 		return rc;
@@ -877,16 +1300,21 @@ too_big:
 	                  cap, max);
 }
 
-static int shmring_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
+/* A message nobody can get must not be queued: the flag is cheap, the lifeline now and then. */
+static inline bool shmring_no_consumer(struct shmring *q)
 {
-	struct shmring *q = st;
-	/* A message nobody can get must not be queued: the flag is cheap, the lifeline now and then. */
 	if (atomic_load_explicit(&q->h->cons_gone, memory_order_relaxed))
-		return shmring_broken();
+		return true;
 	/* Not an atomic add: a count that threads race on only shifts when the next look comes. */
 	unsigned n = atomic_load_explicit(&q->puts, memory_order_relaxed);
 	atomic_store_explicit(&q->puts, n + 1, memory_order_relaxed);
-	if ((n & (SHMRING_CHECK_EVERY - 1)) == 0 && shmring_gone(q, IPCQ_CONSUMER))
+	return (n & (SHMRING_CHECK_EVERY - 1)) == 0 && shmring_gone(q, IPCQ_CONSUMER);
+}
+
+static int shmring_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
+{
+	struct shmring *q = st;
+	if (shmring_no_consumer(q))
 		return shmring_broken();
 	struct shmring_op op = { .kind = OP_PUT, .msg = msg, .len = len };
 	return shmring_run(q, &op, dl);
@@ -902,6 +1330,145 @@ static int shmring_poll(void *st, ipcq_deadline dl)
 {
 	struct shmring_op op = { .kind = OP_PEEK };
 	return shmring_run(st, &op, dl);
+}
+
+/* --- Zero-copy ops --------------------------------------------------------------------- */
+
+/* The slot whose data starts at buf, or NULL when buf is not one of this ring's. */
+static struct shmring_slot *shmring_slot_of(const struct shmring *q, const void *buf)
+{
+	uintptr_t p = (uintptr_t)buf, base = (uintptr_t)q->h->slots;
+	if (p < base || (p - base) % q->slot_size || (p - base) / q->slot_size >= q->cap)
+		return NULL;
+	return (struct shmring_slot *)((unsigned char *)buf + q->data_room);
+}
+
+/*
+ * The slot at buf when this process holds it as kind (CLAIMED: a
+ * reservation, READING: a held message), with its state and len; else NULL
+ * after recording INVAL.
+ */
+static struct shmring_slot *shmring_zc_slot(const struct shmring *q, const void *buf, int kind, const char *call,
+                                            uint64_t *state, uint64_t *len)
+{
+	struct shmring_slot *s = shmring_slot_of(q, buf);
+	if (s) {
+		*state = atomic_load_explicit(&s->state, memory_order_acquire);
+		*len = atomic_load_explicit(&s->len, memory_order_relaxed);
+		if (ST_KIND(*state) == kind && ST_PID(*state) == (pid_t)self_pid() && (*len & ZC_HELD))
+			return s;
+	}
+	ipcq__fail(IPCQ_INVAL, 0,
+	           "shmring: %s: %p is not a %s this process holds on this queue (ended already, or from "
+	           "another queue or call)",
+	           call, buf, kind == K_CLAIMED ? "reservation (ipcq_reserve)" : "message held by ipcq_peek");
+	return NULL;
+}
+
+static int shmring_reserve(void *st, size_t len, void **buf, ipcq_deadline dl)
+{
+	struct shmring *q = st;
+	if (shmring_no_consumer(q))
+		return shmring_broken();
+	atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
+	struct shmring_op op = { .kind = OP_RESERVE, .len = len, .where = buf };
+	return shmring_run(q, &op, dl);
+}
+
+static int shmring_commit(void *st, void *buf, size_t len)
+{
+	struct shmring *q = st;
+	uint64_t cur, reserved;
+	struct shmring_slot *s = shmring_zc_slot(q, buf, K_CLAIMED, "commit", &cur, &reserved);
+	if (!s)
+		return IPCQ_INVAL;
+	if (len > (reserved & ~ZC_HELD))
+		return ipcq__fail(IPCQ_INVAL, 0, "shmring: commit: %zu bytes, but only %llu were reserved; reserve more",
+		                  len, (unsigned long long)(reserved & ~ZC_HELD));
+	atomic_store_explicit(&s->len, len, memory_order_relaxed);
+	struct shmring_side *sd = &q->h->prod;
+	if (shmring_solo_enter(q, sd, &q->prod_safe)) {
+		/* Publish as a solo put does; our CLAIMED slot is moved by nobody else while we live. */
+		atomic_store_explicit(&s->state, ST(ST_LAP(cur), K_FULL, 0), memory_order_release);
+		wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, true);
+		atomic_store_explicit(&sd->busy, 0, memory_order_release);
+		return IPCQ_OK;
+	}
+	if (!atomic_compare_exchange_strong_explicit(&s->state, &cur, ST(ST_LAP(cur), K_FULL, 0), memory_order_seq_cst,
+	                                             memory_order_relaxed))
+		return ipcq__fail(IPCQ_PEERDEAD, 0,
+		                  "shmring: commit: another process declared this producer (pid %u) dead and reclaimed "
+		                  "its reservation; the message was not queued: reserve again",
+		                  self_pid());
+	wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, false);
+	return IPCQ_OK;
+}
+
+/* Frees slot s (held in state cur) for its next lap; a consumer waiting on it passes it, a producer takes it. */
+static void shmring_zc_end(struct shmring *q, struct shmring_slot *s, uint64_t cur)
+{
+	atomic_store_explicit(&s->len, 0, memory_order_relaxed);
+	/* A CAS: a rescuer that wrongly took us for dead (reused pid) may have freed it already. */
+	atomic_compare_exchange_strong_explicit(&s->state, &cur, ST(ST_LAP(cur) + 1, K_FREE, 0), memory_order_seq_cst,
+	                                        memory_order_relaxed);
+	wake_if_waiting(&q->h->room_waiters, &q->h->room_futex, false);
+}
+
+static int shmring_cancel(void *st, void *buf)
+{
+	struct shmring *q = st;
+	uint64_t cur, len;
+	struct shmring_slot *s = shmring_zc_slot(q, buf, K_CLAIMED, "cancel", &cur, &len);
+	if (!s)
+		return IPCQ_INVAL;
+	shmring_zc_end(q, s, cur);
+	/* Consumers may wait at this slot: the next message, if any, is past it. */
+	wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, false);
+	return IPCQ_OK;
+}
+
+static int shmring_peek(void *st, const void **buf, size_t *len, ipcq_deadline dl)
+{
+	struct shmring *q = st;
+	atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
+	struct shmring_op op = { .kind = OP_HOLD, .out_len = len, .where = (void **)buf };
+	return shmring_run(q, &op, dl);
+}
+
+static int shmring_consume(void *st, const void *buf)
+{
+	struct shmring *q = st;
+	uint64_t cur, len;
+	struct shmring_slot *s = shmring_zc_slot(q, buf, K_READING, "consume", &cur, &len);
+	if (!s)
+		return IPCQ_INVAL;
+	struct shmring_side *sd = &q->h->cons;
+	if (shmring_solo_enter(q, sd, &q->cons_safe)) {
+		/* Free it as a solo get does. */
+		atomic_store_explicit(&s->len, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->state, ST(ST_LAP(cur) + 1, K_FREE, 0), memory_order_release);
+		wake_if_waiting(&q->h->room_waiters, &q->h->room_futex, true);
+		atomic_store_explicit(&sd->busy, 0, memory_order_release);
+		return IPCQ_OK;
+	}
+	shmring_zc_end(q, s, cur);
+	return IPCQ_OK;
+}
+
+/* Ends what this process still holds in roles: reservations are dropped, held messages consumed. */
+static void shmring_zc_release(struct shmring *q, unsigned roles)
+{
+	if (!atomic_load_explicit(&q->zc_used, memory_order_relaxed))
+		return;
+	pid_t me = (pid_t)self_pid();
+	for (size_t i = 0; i < q->cap; i++) {
+		struct shmring_slot *s = slot_at(q, i);
+		uint64_t cur = atomic_load_explicit(&s->state, memory_order_acquire);
+		int kind = ST_KIND(cur);
+		bool mine = ST_PID(cur) == me && (atomic_load_explicit(&s->len, memory_order_relaxed) & ZC_HELD);
+		if (mine && ((kind == K_CLAIMED && (roles & IPCQ_PRODUCER)) || (kind == K_READING && (roles & IPCQ_CONSUMER))))
+			shmring_zc_end(q, s, cur); /* release() then wakes every sleeper of both sides */
+	}
 }
 
 /* Counts FULL slots: exact when nothing moves, approximate otherwise. */
@@ -921,7 +1488,15 @@ static int shmring_qsize(void *st, size_t *n)
 static int shmring_release(void *st, unsigned roles)
 {
 	struct shmring *q = st;
-	ipcq__life_release(&q->life, roles);
+	shmring_zc_release(q, roles);
+	if (!q->named) {
+		ipcq__life_release(&q->life, roles);
+	} else {
+		if ((roles & IPCQ_PRODUCER) && q->prod_fd >= 0)
+			close(q->prod_fd), q->prod_fd = -1;
+		if ((roles & IPCQ_CONSUMER) && q->cons_fd >= 0)
+			close(q->cons_fd), q->cons_fd = -1;
+	}
 	/* Sleepers on the other side look at the lifeline now rather than at their next nap. */
 	if (roles & IPCQ_PRODUCER) {
 		shmring_gone(q, IPCQ_PRODUCER);
@@ -939,7 +1514,7 @@ const struct ipcq_mech ipcq_mech_shmring = {
 	.name = "shmring",
 	.summary = "lock-free MPMC ring in shared memory; spins, then sleeps on a shared futex",
 	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN |
-	        IPCQ_CAP_BOUNDED | IPCQ_CAP_ROBUST,
+	        IPCQ_CAP_BOUNDED | IPCQ_CAP_ROBUST | IPCQ_CAP_ZEROCOPY | IPCQ_CAP_NAMED,
 	.state_size = sizeof(struct shmring),
 	.default_capacity = 1024,
 	.default_max_msg = 8192,
@@ -950,4 +1525,9 @@ const struct ipcq_mech ipcq_mech_shmring = {
 	.qsize = shmring_qsize,
 	.release = shmring_release,
 	.close = shmring_close,
+	.reserve = shmring_reserve,
+	.commit = shmring_commit,
+	.cancel = shmring_cancel,
+	.peek = shmring_peek,
+	.consume = shmring_consume,
 };

@@ -104,6 +104,22 @@
 	X(fd_count_stable_failed_opens, 0, NULL, "failed opens leave no descriptor")                        \
 	X(no_leaked_names_after_close, CT_PROC, t_names_listable, "no /dev/shm or mqueue name left after close")   \
 	X(no_leaked_names_after_sigkill, CT_PROC, t_names_listable, "none left after the creator is SIGKILLed") \
+	/* zero copy */                                                                                     \
+	X(zerocopy_unsupported_without_cap, 0, NULL, "reserve/commit/cancel/peek/consume: UNSUPPORTED without IPCQ_CAP_ZEROCOPY") \
+	X(zc_round_trip_mixed_with_copies, IPCQ_CAP_ZEROCOPY, NULL, "in place in and out, mixed with put/get, several outstanding") \
+	X(zc_wrong_buffers_inval, IPCQ_CAP_ZEROCOPY, NULL, "foreign, ended or mismatched buffers INVAL; TOOBIG; CLOSED after release") \
+	X(zc_cancel_queues_nothing, IPCQ_CAP_ZEROCOPY | IPCQ_CAP_QSIZE, NULL, "cancel queues nothing and frees the room, ahead of a message too") \
+	X(zc_capacity_and_fifo, IPCQ_CAP_ZEROCOPY | IPCQ_CAP_BOUNDED, NULL, "reservations and holds take room; FIFO waits behind a reservation") \
+	X(zc_peek_sleeps_until_commit, IPCQ_CAP_ZEROCOPY, NULL, "a peek sleeps (/proc state S) until a commit") \
+	X(zc_release_ends_reservations, IPCQ_CAP_ZEROCOPY, NULL, "release(PRODUCER) drops open reservations: drain, then EOF") \
+	X(zc_close_ends_holds, IPCQ_CAP_ZEROCOPY | CT_PROC, NULL, "a live process closing with a message held frees its room") \
+	X(zc_flow_across_processes, IPCQ_CAP_ZEROCOPY | IPCQ_CAP_EOF | CT_PROC, NULL, "3000 messages written and read in place across fork, then EOF") \
+	X(zc_producer_sigkill_before_commit, IPCQ_CAP_ZEROCOPY | CT_PROC, NULL, "SIGKILL between reserve and commit: never seen, ring goes on, EOF") \
+	X(zc_consumer_sigkill_before_consume, IPCQ_CAP_ZEROCOPY | CT_PROC, NULL, "SIGKILL between peek and consume: room comes back, no other loss") \
+	X(zc_threads_share_one_handle, IPCQ_CAP_ZEROCOPY | IPCQ_CAP_MPMC, NULL, "2 reserving + 2 peeking threads on one handle: each message once") \
+	/* named queues */                                                                                  \
+	X(named_unsupported_without_cap, 0, NULL, "cfg.name without IPCQ_CAP_NAMED: open is UNSUPPORTED")  \
+	X(named_two_opens_one_queue, IPCQ_CAP_NAMED, t_named_usable, "two opens of a name in one process are one queue; get_config names it") \
 	/* shared values */                                                                                 \
 	X(shared_unsupported_without_cap, 0, NULL, "ipcq_shared_open: OK with IPCQ_CAP_SHARED, else UNSUPPORTED") \
 	X(shared_set_get, IPCQ_CAP_SHARED, NULL, "set/get round trip, EMPTY for a missing key, TOOBIG both ways") \

@@ -516,3 +516,41 @@ void t_named_lease_release_wakes_at_once(const struct ct_ctx *c)
 	t_peer_join(&p);
 	CT_OK(ipcq_close(q), q);
 }
+
+/* --- one process, two opens ------------------------------------------------------------ */
+
+void t_named_unsupported_without_cap(const struct ct_ctx *c)
+{
+	ipcq_config cfg = { .name = "ct.named" };
+	ipcq *q = NULL;
+	if (c->caps & IPCQ_CAP_NAMED)
+		return; /* the named_* tests cover it */
+	CT_ST(ipcq_open(c->mech, &cfg, &q), IPCQ_UNSUPPORTED, NULL);
+	CT_TRUE(q == NULL, "a refused named open left a handle");
+}
+
+/* Two opens of one name in one process are one queue; the config reports the name. */
+void t_named_two_opens_one_queue(const struct ct_ctx *c)
+{
+	char name[64];
+	t_name(name, sizeof name, "two");
+	ipcq *a = t_open_named(c, name, 8, 100), *b = t_open_named(c, name, 8, 100);
+	ipcq_config cfg;
+	CT_OK(ipcq_get_config(a, &cfg), a);
+	CT_TRUE(cfg.name && !strcmp(cfg.name, name), "get_config reports name \"%s\"", cfg.name ? cfg.name : "(null)");
+	CT_PUT_MSG(a, 70, 0, 50, IPCQ_NOWAIT);
+	CT_GET_MSG(b, 70, 0, 50, IPCQ_NOWAIT);
+	CT_PUT_MSG(b, 70, 1, 50, IPCQ_NOWAIT);
+	CT_GET_MSG(a, 70, 1, 50, IPCQ_NOWAIT);
+	/* a role is held while either handle holds it */
+	CT_OK(ipcq_release(a, IPCQ_PRODUCER), a);
+	CT_PUT_MSG(b, 70, 2, 50, IPCQ_NOWAIT);
+	CT_GET_MSG(a, 70, 2, 50, IPCQ_NOWAIT);
+	CT_ST(ipcq_poll(a, IPCQ_NOWAIT), IPCQ_EMPTY, a);
+	if (c->caps & IPCQ_CAP_EOF) {
+		CT_OK(ipcq_release(b, IPCQ_PRODUCER), b);
+		CT_ST(ipcq_poll(a, CT_LONG), IPCQ_EOF, a);
+	}
+	CT_OK(ipcq_close(a), a);
+	CT_OK(ipcq_close(b), b);
+}

@@ -23,6 +23,13 @@ int64_t shm_now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void shm_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 void *shm_shared(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -75,6 +82,10 @@ void shm_list_dev_shm(char *buf, size_t cap)
 int main(int argc, char **argv)
 {
 	const char *only = NULL;
+#ifdef IPCQ_WITH_SHMRING
+	if (argc > 1 && !strcmp(argv[1], "--named-peer"))
+		return shm_named_peer(argc, argv);
+#endif
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--suite") && i + 1 < argc) {
 			only = argv[++i];

@@ -17,11 +17,17 @@
 
 /* Registers the shmring suite; a CUnit error code. */
 int shm_add_shmring(void);
+/* Adds the named-ring tests to the shmring suite s; a CUnit error code. */
+int shm_add_shmring_named(CU_pSuite s);
+/* The peer a named-ring test spawns (argv[1] is --named-peer); its exit status. */
+int shm_named_peer(int argc, char **argv);
 /* Registers the shmmgr suite; a CUnit error code. */
 int shm_add_shmmgr(void);
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 int64_t shm_now(void);
+/* Sleeps ms milliseconds. */
+void shm_sleep_ms(int ms);
 /* Zeroed MAP_SHARED memory seen by forked children; aborts the test run if mmap fails. */
 void *shm_shared(size_t size);
 /* Waits (timeout_ns at most) for child pid; its raw wait status, or -1 after killing it on timeout. */

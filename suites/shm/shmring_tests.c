@@ -6,7 +6,8 @@
  * delay), solo sides turning shared mid-stream (a second consumer process,
  * a producer thread, a second producer process), the pure futex path 1 -> 1
  * on both paths, a poller asleep beside a getter, ring wrap-around with mixed sizes and TOOBIG, and no
- * /dev/shm entry left behind.
+ * /dev/shm entry left behind. Zero copy: SIGKILL between ipcq_reserve and
+ * ipcq_commit, and between ipcq_peek and ipcq_consume, in loops.
  *
  * Children report through their exit status and shared memory; they never
  * return into CUnit.
@@ -97,6 +98,22 @@ struct acked {
 
 #define KILL_PRE 64 /* messages made before the first put, so the kill lands inside a put */
 
+/* The same producer writing in place: reserve, fill the slot, commit. */
+static void doomed_zc_producer(ipcq *q, struct acked *a)
+{
+	ipcq_release(q, IPCQ_CONSUMER);
+	for (uint64_t seq = 0;; seq++) {
+		size_t len = kill_len(seq);
+		void *w;
+		if (ipcq_reserve(q, len, &w, 10 * SEC) != IPCQ_OK)
+			_exit(3);
+		fill_msg(w, len, seq);
+		if (ipcq_commit(q, w, len) != IPCQ_OK)
+			_exit(4);
+		atomic_store(&a->n, seq + 1);
+	}
+}
+
 static void doomed_producer(ipcq *q, struct acked *a)
 {
 	ipcq_release(q, IPCQ_CONSUMER);
@@ -124,16 +141,20 @@ static void doomed_producer(ipcq *q, struct acked *a)
  * solo: the child is the ring's only producer so far, and publishes without
  * claiming; the parent's put makes the producer side shared.
  */
-static bool kill_round(int round, bool solo, unsigned *extra, unsigned *torn)
+static bool kill_round(int round, bool solo, bool zc, unsigned *extra, unsigned *torn)
 {
 	bool keep_producer = round % 2;
-	size_t cap = round % 3 ? 64 : 61;
+	/* Zero copy: room enough that a child racing past its k-th ack is still inside a reservation, not waiting for room. */
+	size_t cap = zc ? (round % 3 ? 256 : 253) : round % 3 ? 64 : 61;
 	ipcq *q = solo ? ring_open(cap, KILL_MAX) : ring_open_cas(cap, KILL_MAX);
 	struct acked *a = shm_shared(sizeof *a);
 	unsigned char *b = malloc(KILL_MAX);
 	pid_t pid = fork();
-	if (pid == 0)
+	if (pid == 0) {
+		if (zc)
+			doomed_zc_producer(q, a);
 		doomed_producer(q, a);
+	}
 	if (!keep_producer)
 		ipcq_release(q, IPCQ_PRODUCER);
 	uint64_t next = 0, k = (uint64_t)(round % 40);
@@ -184,7 +205,7 @@ static bool kill_round(int round, bool solo, unsigned *extra, unsigned *torn)
 	 * its slot FREE, unseen: count kills before the next publish instead
 	 * (the messages are made in advance, so those are nearly all mid-copy).
 	 */
-	*torn += solo ? next == acked : queued > next;
+	*torn += solo && !zc ? next == acked : queued > next;
 	size_t left = 99;
 	ok = ok && SHM_CHECK(ipcq_get(q, b, KILL_MAX, &left, IPCQ_NOWAIT) == (keep_producer ? IPCQ_EMPTY : IPCQ_EOF),
 	                     "round %d: something was left in the ring", round);
@@ -194,25 +215,38 @@ static bool kill_round(int round, bool solo, unsigned *extra, unsigned *torn)
 	return ok;
 }
 
-static void kill_producer_rounds(bool solo, int rounds)
+static void kill_producer_rounds(bool solo, bool zc, int rounds)
 {
 	unsigned extra = 0, torn = 0;
 	for (int round = 0; round < rounds; round++)
-		if (!kill_round(round, solo, &extra, &torn))
+		if (!kill_round(round, solo, zc, &extra, &torn))
 			return;
 	/* The test is only worth something if kills do land between claim and publish. */
 	SHM_CHECK(torn > 0, "no kill of %d landed inside a put: the test missed its window", rounds);
-	printf("(%u of %d kills inside a put, %u after publish before the ack) ", torn, rounds, extra);
+	printf("(%u of %d kills inside a %s, %u after publish before the ack) ", torn, rounds,
+	       zc ? "reservation" : "put", extra);
 }
 
 static void t_kill9_producer_mid_publish(void)
 {
-	kill_producer_rounds(false, 1000);
+	kill_producer_rounds(false, false, 1000);
 }
 
 static void t_kill9_solo_producer_mid_copy(void)
 {
-	kill_producer_rounds(true, 300);
+	kill_producer_rounds(true, false, 300);
+}
+
+/* Killed between ipcq_reserve and ipcq_commit (a 64 KiB fill in between): never torn, never blocking. */
+static void t_kill9_zc_producer_mid_reservation(void)
+{
+	kill_producer_rounds(false, true, 300);
+}
+
+/* The same with the producer side solo-owned first (zero copy claims with a CAS there too). */
+static void t_kill9_zc_solo_producer_mid_reservation(void)
+{
+	kill_producer_rounds(true, true, 200);
 }
 
 /* --- SIGKILL of a consumer in the middle of its gets -------------------------------------- */
@@ -229,20 +263,46 @@ static void doomed_consumer(ipcq *q, atomic_int *started)
 	}
 }
 
+/* The same consumer reading in place; holding says whether it is between peek and consume. */
+static void doomed_zc_consumer(ipcq *q, atomic_int *started)
+{
+	ipcq_release(q, IPCQ_PRODUCER);
+	atomic_int *holding = started + 1;
+	atomic_store(started, 1);
+	for (;;) {
+		const void *r;
+		size_t n;
+		if (ipcq_peek(q, &r, &n, 10 * SEC) != IPCQ_OK)
+			_exit(3);
+		atomic_store(holding, 1);
+		uint64_t seq;
+		memcpy(&seq, r, 8);
+		if (n != kill_len(seq) || check_msg(r, n, seq) >= 0) /* reads every byte in place */
+			_exit(4);
+		atomic_store(holding, 0);
+		if (ipcq_consume(q, r) != IPCQ_OK)
+			_exit(5);
+	}
+}
+
 /*
  * The consumer child takes big messages as they come and is killed in the
  * middle; a slot it was reading must not block the producers forever: the
  * parent then puts and gets two rings' worth through the same ring.
  */
-static void kill_consumer_rounds(bool solo, int rounds)
+static void kill_consumer_rounds(bool solo, bool zc, int rounds)
 {
+	unsigned held = 0;
 	unsigned char *b = malloc(KILL_MAX);
 	for (int round = 0; round < rounds; round++) {
 		ipcq *q = solo ? ring_open(4, KILL_MAX) : ring_open_cas(4, KILL_MAX);
-		atomic_int *started = shm_shared(sizeof *started);
+		atomic_int *started = shm_shared(2 * sizeof *started);
 		pid_t pid = fork();
-		if (pid == 0)
+		if (pid == 0) {
+			if (zc)
+				doomed_zc_consumer(q, started);
 			doomed_consumer(q, started);
+		}
 		while (!atomic_load(started))
 			sleep_ns(100000);
 		uint64_t seq = 0;
@@ -254,6 +314,7 @@ static void kill_consumer_rounds(bool solo, int rounds)
 		}
 		kill(pid, SIGKILL);
 		shm_wait(pid, 10 * SEC);
+		held += (unsigned)atomic_load(&started[1]);
 		/* Whatever the child left: drain it (whole messages only), then use the ring twice around. */
 		size_t n;
 		int st;
@@ -278,19 +339,28 @@ static void kill_consumer_rounds(bool solo, int rounds)
 				return;
 		}
 		ipcq_close(q);
-		munmap(started, sizeof *started);
+		munmap(started, 2 * sizeof *started);
 	}
 	free(b);
+	if (zc) {
+		SHM_CHECK(held > 0, "no kill of %d landed between peek and consume: the test missed its window", rounds);
+		printf("(%u of %d kills between peek and consume) ", held, rounds);
+	}
 }
 
 static void t_kill9_consumer_mid_get(void)
 {
-	kill_consumer_rounds(false, 300);
+	kill_consumer_rounds(false, false, 300);
 }
 
 static void t_kill9_solo_consumer_mid_get(void)
 {
-	kill_consumer_rounds(true, 150);
+	kill_consumer_rounds(true, false, 150);
+}
+
+static void t_kill9_zc_consumer_mid_hold(void)
+{
+	kill_consumer_rounds(false, true, 300);
 }
 
 /* --- 10^6 messages 4 -> 4, and the pure futex path 1 -> 1 ------------------------------------ */
@@ -321,16 +391,27 @@ static void note_wait(struct flow *f, int64_t ns)
 		;
 }
 
+static bool flow_zc; /* producers reserve/commit, consumers peek/consume (set before the forks) */
+
 static void flow_producer(ipcq *q, struct flow *f, uint32_t p, uint32_t per)
 {
 	ipcq_release(q, IPCQ_CONSUMER);
 	unsigned char b[MSG];
 	for (uint32_t s = 0; s < per; s++) {
 		uint64_t seq = ((uint64_t)p << 32) | s;
-		fill_msg(b, MSG, seq);
 		int64_t t0 = shm_now();
-		if (ipcq_put(q, b, MSG, 20 * SEC) != IPCQ_OK)
-			flow_fail(f, "put failed", p, s);
+		if (flow_zc) {
+			void *w;
+			if (ipcq_reserve(q, MSG, &w, 20 * SEC) != IPCQ_OK)
+				flow_fail(f, "reserve failed", p, s);
+			fill_msg(w, MSG, seq);
+			if (ipcq_commit(q, w, MSG) != IPCQ_OK)
+				flow_fail(f, "commit failed", p, s);
+		} else {
+			fill_msg(b, MSG, seq);
+			if (ipcq_put(q, b, MSG, 20 * SEC) != IPCQ_OK)
+				flow_fail(f, "put failed", p, s);
+		}
 		note_wait(f, shm_now() - t0);
 	}
 	ipcq_close(q); /* wakes the consumers at once when it is the last producer */
@@ -345,12 +426,18 @@ static void flow_consumer(ipcq *q, struct flow *f, uint32_t per)
 	for (;;) {
 		size_t n = 0;
 		int64_t t0 = shm_now();
-		int st = ipcq_get(q, b, sizeof b, &n, 20 * SEC);
+		const void *r = NULL;
+		int st = flow_zc ? ipcq_peek(q, &r, &n, 20 * SEC) : ipcq_get(q, b, sizeof b, &n, 20 * SEC);
 		note_wait(f, shm_now() - t0);
 		if (st == IPCQ_EOF)
 			break;
 		if (st != IPCQ_OK)
 			flow_fail(f, "get failed or waited 20 s", 0, 0);
+		if (flow_zc) {
+			memcpy(b, r, n <= sizeof b ? n : sizeof b);
+			if (ipcq_consume(q, r) != IPCQ_OK)
+				flow_fail(f, "consume failed", 0, 0);
+		}
 		uint64_t seq;
 		memcpy(&seq, b, 8);
 		uint32_t p = (uint32_t)(seq >> 32), s = (uint32_t)seq;
@@ -573,6 +660,21 @@ static void t_poller_beside_getter(void)
 	ipcq_close(q);
 }
 
+/* Zero copy through the same flows: solo sides 1 -> 1 on the pure futex path, and 4 -> 4. */
+static void t_zc_futex_only_1x1(void)
+{
+	flow_zc = true;
+	run_flow(1, 1, 30000, 2, "0");
+	flow_zc = false;
+}
+
+static void t_zc_mpmc_4x4(void)
+{
+	flow_zc = true;
+	run_flow(NP, NC, 50000, 16, NULL);
+	flow_zc = false;
+}
+
 /* The pure futex path with the CAS path forced, as the solo one is covered by futex_only_1x1. */
 static void t_futex_only_1x1_cas(void)
 {
@@ -702,15 +804,21 @@ int shm_add_shmring(void)
 	    !CU_add_test(s, "kill9_consumer_mid_get_x300", t_kill9_consumer_mid_get) ||
 	    !CU_add_test(s, "kill9_solo_producer_mid_copy_x300", t_kill9_solo_producer_mid_copy) ||
 	    !CU_add_test(s, "kill9_solo_consumer_mid_get_x150", t_kill9_solo_consumer_mid_get) ||
+	    !CU_add_test(s, "kill9_zc_producer_between_reserve_and_commit_x300", t_kill9_zc_producer_mid_reservation) ||
+	    !CU_add_test(s, "kill9_zc_solo_producer_between_reserve_and_commit_x200",
+	                 t_kill9_zc_solo_producer_mid_reservation) ||
+	    !CU_add_test(s, "kill9_zc_consumer_between_peek_and_consume_x300", t_kill9_zc_consumer_mid_hold) ||
 	    !CU_add_test(s, "solo_sides_turn_shared_midstream", t_solo_sides_turn_shared) ||
 	    !CU_add_test(s, "futex_only_1x1_cas_path", t_futex_only_1x1_cas) ||
 	    !CU_add_test(s, "poller_asleep_beside_getter", t_poller_beside_getter) ||
 	    !CU_add_test(s, "mpmc_4x4_million_checksummed", t_mpmc_4x4_million) ||
 	    !CU_add_test(s, "futex_only_1x1_no_lost_wakeup", t_futex_only_1x1) ||
 	    !CU_add_test(s, "futex_only_4x4_no_lost_wakeup", t_futex_only_4x4) ||
+	    !CU_add_test(s, "zc_futex_only_1x1_no_lost_wakeup", t_zc_futex_only_1x1) ||
+	    !CU_add_test(s, "zc_mpmc_4x4_checksummed", t_zc_mpmc_4x4) ||
 	    !CU_add_test(s, "wrap_around_mixed_sizes", t_wrap_mixed_sizes) ||
 	    !CU_add_test(s, "capacity_and_qsize_across_laps", t_capacity_and_qsize_across_laps) ||
 	    !CU_add_test(s, "no_dev_shm_entry", t_no_dev_shm_entry))
 		return CU_get_error();
-	return CUE_SUCCESS;
+	return shm_add_shmring_named(s);
 }
