@@ -57,6 +57,14 @@ const char *ipcb_status_text(int status, const void *handle, char *buf, size_t l
 	return buf;
 }
 
+uint64_t ipcb_queue_lap(ipcq *q)
+{
+	ipcq_config cfg;
+	if (!(ipcq_mech_caps(ipcq_mechanism(q)) & IPCQ_CAP_BOUNDED) || ipcq_get_config(q, &cfg) != IPCQ_OK)
+		return 0;
+	return cfg.capacity > 65536 ? 65536 : cfg.capacity;
+}
+
 ipcq_config ipcb_queue_config(size_t max_msg)
 {
 	struct sigaction sa;

@@ -32,6 +32,11 @@
  * IPCQ__NEVER waits until done.
  */
 typedef int64_t ipcq_deadline;
+#define IPCQ__MIN_DEFAULT_CAPACITY 16
+
+/* The capacity a queue of m gets for cfg.capacity 0 and this max_msg. */
+static inline size_t ipcq__default_capacity(const struct ipcq_mech *m, size_t max_msg);
+
 #define IPCQ__NOW ((ipcq_deadline)0)
 #define IPCQ__NEVER ((ipcq_deadline)INT64_MAX)
 
@@ -43,6 +48,13 @@ struct ipcq_mech {
 	size_t state_size;       /* bytes of per-handle state; the core allocates them zeroed */
 	size_t default_capacity; /* used when cfg->capacity is 0; 0 only without IPCQ_CAP_BOUNDED */
 	size_t default_max_msg;  /* used when cfg->max_msg is 0 */
+	/*
+	 * > 0: a default capacity also keeps capacity x max_msg within this many
+	 * bytes (but at least IPCQ__MIN_DEFAULT_CAPACITY messages), for
+	 * mechanisms that set aside max_msg bytes per slot: 1024 slots of 1 MiB
+	 * would be 1 GiB of fresh memory per queue, paid in page faults.
+	 */
+	size_t default_bytes;
 
 	/*
 	 * Creates the queue in st (zeroed) from cfg, whose zero fields already
@@ -154,6 +166,19 @@ struct ipcq_mech {
 	int (*shared_cas)(void *st, const char *key, int64_t expect, int64_t desired, bool *swapped);
 	void (*shared_close)(void *st);
 };
+
+static inline size_t ipcq__default_capacity(const struct ipcq_mech *m, size_t max_msg)
+{
+	size_t cap = m->default_capacity;
+	if (m->default_bytes && max_msg) {
+		size_t fit = m->default_bytes / max_msg;
+		if (fit < IPCQ__MIN_DEFAULT_CAPACITY)
+			fit = IPCQ__MIN_DEFAULT_CAPACITY;
+		if (fit < cap)
+			cap = fit;
+	}
+	return cap;
+}
 
 /* --- Errors -------------------------------------------------------------- */
 

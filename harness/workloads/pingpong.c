@@ -332,12 +332,13 @@ static bool pp_ready(const struct pp *x)
 	return x && x->peer.running;
 }
 
-/* Round trips until both sides are warm; *seq counts on. 0, or -1 after ipcb_fail(). */
+/* Round trips until both sides are warm and both rings went round once; *seq counts on. 0, or -1 after ipcb_fail(). */
 static int warm_up(ipcb_gb_state *st, struct pp *x, uint64_t *seq)
 {
 	char err[600];
-	uint64_t ns = 0, start = ipcb_now_ns(), first = *seq;
-	while (*seq - first < WARMUP_MIN_ROUNDS || ipcb_now_ns() - start < WARMUP_MIN_NS) {
+	uint64_t ns = 0, start = ipcb_now_ns(), first = *seq, lap = ipcb_queue_lap(x->ping);
+	uint64_t rounds = lap > WARMUP_MIN_ROUNDS ? lap : WARMUP_MIN_ROUNDS;
+	while (*seq - first < rounds || ipcb_now_ns() - start < WARMUP_MIN_NS) {
 		if (round_trip(x, (*seq)++, &ns, err, sizeof err) != 0) {
 			ipcb_fail(st, "warm-up %s", err);
 			return -1;

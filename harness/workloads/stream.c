@@ -438,7 +438,9 @@ static void stream_run(ipcb_gb_state *st, const struct ipcb_case *c)
 
 	/*
 	 * Warm-up doubles as calibration. The first batch takes the start-up
-	 * (page faults, first wake-ups: milliseconds in a VM) and times nothing.
+	 * (page faults, first wake-ups: milliseconds in a VM) and times nothing;
+	 * it goes once round a bounded ring, whose slots are fresh memory until
+	 * first used (ipcb_queue_lap).
 	 * Then the quota grows (at least 4x a batch) until a batch lasts half
 	 * BATCH_NS, and two more are sized for BATCH_NS from the fastest time
 	 * per message seen. Stalls only ever add time, so the fastest is the
@@ -446,15 +448,17 @@ static void stream_run(ipcb_gb_state *st, const struct ipcb_case *c)
 	 * sizing from the last batch instead let one stalled batch leave a quota
 	 * of a few messages, and the figure became two wake-ups per batch.
 	 */
-	uint64_t quota = 4, ns = 0;
+	uint64_t lap = ipcb_queue_lap(x->q), quota = lap / c->producers + 1, ns = 0;
 	double per_msg = 0;
 	for (int round = 0, sized = 0; sized < 2 && round < 40; round++) {
 		if (batch(x, quota, &ns, err, sizeof err) != 0) {
 			ipcb_fail(st, "warm-up: %s", err);
 			goto out;
 		}
-		if (round == 0)
+		if (round == 0) {
+			quota = 4;
 			continue;
+		}
 		double p = (double)(ns ? ns : 1) / (double)quota;
 		if (per_msg == 0 || p < per_msg)
 			per_msg = p;

@@ -70,10 +70,10 @@ int ipcq__config_fill(const ipcq_mech *m, const ipcq_config *cfg, ipcq_config *o
 		                  "%s: queues cannot be opened by name (no IPCQ_CAP_NAMED); leave cfg.name NULL",
 		                  m->name);
 	*out = *cfg;
-	if (!out->capacity)
-		out->capacity = m->default_capacity;
 	if (!out->max_msg)
 		out->max_msg = m->default_max_msg;
+	if (!out->capacity)
+		out->capacity = ipcq__default_capacity(m, out->max_msg);
 	return IPCQ_OK;
 }
 

@@ -72,7 +72,7 @@ void t_config_defaults(const struct ct_ctx *c)
 	ipcq_config cfg;
 	memset(&cfg, 0xff, sizeof cfg);
 	CT_OK(ipcq_get_config(q, &cfg), q);
-	CT_EQ(cfg.capacity, c->mech->default_capacity);
+	CT_EQ(cfg.capacity, ipcq__default_capacity(c->mech, c->mech->default_max_msg));
 	CT_EQ(cfg.max_msg, c->mech->default_max_msg);
 	CT_TRUE(cfg.max_msg > 0, "the default max_msg is 0");
 	CT_TRUE(cfg.name == NULL, "a private queue reports a name");
@@ -83,9 +83,18 @@ void t_config_defaults(const struct ct_ctx *c)
 	ipcq_config zero = {0};
 	CT_OK(ipcq_open(c->mech, &zero, &q), NULL);
 	CT_OK(ipcq_get_config(q, &cfg), q);
-	CT_EQ(cfg.capacity, c->mech->default_capacity);
+	CT_EQ(cfg.capacity, ipcq__default_capacity(c->mech, cfg.max_msg));
 	CT_EQ(cfg.max_msg, c->mech->default_max_msg);
 	CT_OK(ipcq_close(q), q);
+
+	/* Where slots are max_msg bytes each, a default capacity of large messages keeps within default_bytes. */
+	if (c->mech->default_bytes) {
+		ipcq_config big = { .max_msg = c->mech->default_bytes / 4 };
+		CT_OK(ipcq_open(c->mech, &big, &q), NULL);
+		CT_OK(ipcq_get_config(q, &cfg), q);
+		CT_EQ(cfg.capacity, IPCQ__MIN_DEFAULT_CAPACITY);
+		CT_OK(ipcq_close(q), q);
+	}
 }
 
 void t_config_explicit_honoured(const struct ct_ctx *c)
