@@ -734,7 +734,7 @@ const struct ipcq_mech ipcq_mech_shmmgr = {
 	.caps = IPCQ_CAP_PROCESS | IPCQ_CAP_MPMC | IPCQ_CAP_EOF | IPCQ_CAP_QSIZE | IPCQ_CAP_ZEROLEN |
 	        IPCQ_CAP_BOUNDED | IPCQ_CAP_ROBUST | IPCQ_CAP_SHARED,
 	.default_capacity = 1024,
-	.default_bytes = 64u << 20, /* 1024 slots up to 64 KiB messages; fewer, larger slots above */
+	.default_bytes = 16u << 20, /* 1024 slots up to 16 KiB messages; fewer, larger slots above */
 	.default_max_msg = 64 * 1024,
 	.shared_open = shmmgr_shared_open,
 	.shared_set = shmmgr_shared_set,

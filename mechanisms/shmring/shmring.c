@@ -1517,7 +1517,7 @@ const struct ipcq_mech ipcq_mech_shmring = {
 	        IPCQ_CAP_BOUNDED | IPCQ_CAP_ROBUST | IPCQ_CAP_ZEROCOPY | IPCQ_CAP_NAMED,
 	.state_size = sizeof(struct shmring),
 	.default_capacity = 1024,
-	.default_bytes = 64u << 20, /* 1024 slots up to 64 KiB messages; fewer, larger slots above */
+	.default_bytes = 16u << 20, /* 1024 slots up to 16 KiB messages; fewer, larger slots above */
 	.default_max_msg = 8192,
 	.open = shmring_open,
 	.put = shmring_put,
