@@ -44,8 +44,6 @@
 #define DRIVER_WAIT_S 10      /* driver: longest wait for any answer */
 #define WARMUP_MIN_ROUNDS 10
 #define WARMUP_MIN_NS 5000000LL
-#define BATCH_NS 10000000.0
-#define MAX_QUOTA (1u << 22)
 
 /* --- Addresses and sockets --------------------------------------------------------- */
 
@@ -859,41 +857,32 @@ static void peer_stream(ipcb_gb_state *st, const struct ipcb_case *c, struct nco
 		return;
 	}
 	ipcb_payload_init(out + 4, c->size);
-	/* Warm-up sizes the batch as the local stream does: ~10 ms from the fastest time per message. */
-	uint64_t seq = 0, quota = 4, ns = 0;
-	double per_msg = 0;
-	for (int round = 0, sized = 0; sized < 2 && round < 40; round++) {
-		if (peer_batch(c, nc, out, &seq, quota, &ns, err, sizeof err) != 0) {
+	/* Batches sized as the local stream's are (ipcb_quota_*): ~10 ms each. */
+	struct ipcb_quota qt;
+	ipcb_quota_init(&qt, 4);
+	uint64_t seq = 0, ns = 0;
+	for (bool sized = false; !sized;) {
+		if (peer_batch(c, nc, out, &seq, qt.quota, &ns, err, sizeof err) != 0) {
 			ipcb_fail(st, "warm-up: %s", err);
 			free(out);
 			return;
 		}
-		if (round == 0)
-			continue;
-		double p = (double)(ns ? ns : 1) / (double)quota;
-		if (per_msg == 0 || p < per_msg)
-			per_msg = p;
-		double want = BATCH_NS / per_msg;
-		uint64_t next = want < 1 ? 1 : want > MAX_QUOTA ? MAX_QUOTA : (uint64_t)want;
-		if (ns < BATCH_NS / 2 && quota < MAX_QUOTA) {
-			quota = next > quota * 4 ? next : quota * 4 > MAX_QUOTA ? MAX_QUOTA : quota * 4;
-			continue;
-		}
-		quota = next;
-		sized++;
+		sized = ipcb_quota_warm(&qt, ns);
 	}
+	int64_t items = 0;
 	while (ipcb_gb_keep_running(st)) {
-		if (peer_batch(c, nc, out, &seq, quota, &ns, err, sizeof err) != 0) {
+		if (peer_batch(c, nc, out, &seq, qt.quota, &ns, err, sizeof err) != 0) {
 			ipcb_fail(st, "%s", err);
 			free(out);
 			return;
 		}
 		ipcb_gb_set_iteration_time(st, (double)ns * 1e-9);
+		items += (int64_t)qt.quota;
+		ipcb_quota_measured(&qt, ns);
 	}
-	int64_t items = ipcb_gb_iterations(st) * (int64_t)quota;
 	ipcb_gb_set_items_processed(st, items);
 	ipcb_gb_set_bytes_processed(st, items * (int64_t)c->size);
-	ipcb_gb_counter(st, "batch_msgs", (double)quota, IPCB_GB_COUNTER_DEFAULT);
+	ipcb_gb_counter(st, "batch_msgs", (double)qt.quota, IPCB_GB_COUNTER_DEFAULT);
 	free(out);
 }
 

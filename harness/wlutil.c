@@ -57,6 +57,37 @@ const char *ipcb_status_text(int status, const void *handle, char *buf, size_t l
 	return buf;
 }
 
+void ipcb_quota_init(struct ipcb_quota *q, uint64_t first)
+{
+	*q = (struct ipcb_quota){ .quota = first ? first : 1 };
+}
+
+bool ipcb_quota_warm(struct ipcb_quota *q, uint64_t ns)
+{
+	if (q->round++ == 0) { /* the start-up batch: page faults, first wake-ups */
+		q->quota = 4;
+		return false;
+	}
+	double p = (double)(ns ? ns : 1) / (double)q->quota;
+	if (q->per_msg == 0 || p < q->per_msg)
+		q->per_msg = p;
+	double want = IPCB_BATCH_NS / q->per_msg;
+	uint64_t next = want < 1 ? 1 : want > IPCB_MAX_QUOTA ? IPCB_MAX_QUOTA : (uint64_t)want;
+	if (ns < IPCB_BATCH_NS / 2 && q->quota < IPCB_MAX_QUOTA && q->round < 40) {
+		uint64_t grown = q->quota * 4 > IPCB_MAX_QUOTA ? IPCB_MAX_QUOTA : q->quota * 4;
+		q->quota = next > grown ? next : grown;
+		return false;
+	}
+	q->quota = next;
+	return ++q->sized >= 2 || q->round >= 40;
+}
+
+void ipcb_quota_measured(struct ipcb_quota *q, uint64_t ns)
+{
+	if (ns < IPCB_BATCH_NS / 4 && q->quota < IPCB_MAX_QUOTA)
+		q->quota = q->quota * 2 > IPCB_MAX_QUOTA ? IPCB_MAX_QUOTA : q->quota * 2;
+}
+
 uint64_t ipcb_queue_lap(ipcq *q)
 {
 	ipcq_config cfg;

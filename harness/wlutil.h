@@ -43,6 +43,29 @@ ipcq_config ipcb_queue_config(size_t max_msg);
  */
 uint64_t ipcb_queue_lap(ipcq *q);
 
+/*
+ * Batch sizing for stream workloads, whose iteration is a batch of quota
+ * messages: a batch should last IPCB_BATCH_NS, so its two wake-ups weigh
+ * ~1%. Warm-up: after the start-up batch (which times nothing), the quota
+ * grows at least 4x a batch until a batch lasts half IPCB_BATCH_NS, then two
+ * more are sized from the fastest time per message seen (stalls only add
+ * time, so the fastest is the steady state). Measuring: a batch far shorter
+ * than wanted (warm-up met a slow spell) doubles the next.
+ */
+#define IPCB_BATCH_NS 10000000.0
+#define IPCB_MAX_QUOTA (1u << 22)
+struct ipcb_quota {
+	uint64_t quota;  /* the next batch's messages */
+	double per_msg;  /* fastest ns per message seen */
+	int round, sized;
+};
+/* Starts sizing; the first batch (start-up) has quota first (>= 1). */
+void ipcb_quota_init(struct ipcb_quota *q, uint64_t first);
+/* Warm-up: after a batch of q->quota that took ns, sets the next quota; true once sizing is done. */
+bool ipcb_quota_warm(struct ipcb_quota *q, uint64_t ns);
+/* Measuring: after a batch that took ns, maybe grows the next quota. */
+void ipcb_quota_measured(struct ipcb_quota *q, uint64_t ns);
+
 /* "IPCQ_LIMIT: <message>" for the last failure on handle, in buf. */
 const char *ipcb_status_text(int status, const void *handle, char *buf, size_t len);
 

@@ -246,6 +246,8 @@ void ipcq__life_close(struct ipcq__life *l);
 bool ipcq__life_gone(const struct ipcq__life *l, unsigned role);
 /* The fd that shows POLLHUP once role is gone everywhere, for a caller's poll set. */
 int ipcq__life_fd(const struct ipcq__life *l, unsigned role);
+/* True once process pid has ended: gone, or a zombie (killed, not yet reaped); false while unsure. */
+bool ipcq__pid_ended(pid_t pid);
 
 /* --- Framed byte streams (pipe, socketpair) -------------------------------- */
 

@@ -42,8 +42,6 @@
 #define PROD_SHIFT 48
 #define SLICE_NS 100000000LL
 #define STALL_NS 10000000000LL  /* a batch with no progress this long is a hang */
-#define BATCH_NS 10000000.0     /* wanted batch length */
-#define MAX_QUOTA (1u << 22)
 #define END_TIMEOUT_NS 5000000000LL
 
 struct ctl {
@@ -437,60 +435,35 @@ static void stream_run(ipcb_gb_state *st, const struct ipcb_case *c)
 	}
 
 	/*
-	 * Warm-up doubles as calibration. The first batch takes the start-up
-	 * (page faults, first wake-ups: milliseconds in a VM) and times nothing;
-	 * it goes once round a bounded ring, whose slots are fresh memory until
-	 * first used (ipcb_queue_lap).
-	 * Then the quota grows (at least 4x a batch) until a batch lasts half
-	 * BATCH_NS, and two more are sized for BATCH_NS from the fastest time
-	 * per message seen. Stalls only ever add time, so the fastest is the
-	 * steady state;
-	 * sizing from the last batch instead let one stalled batch leave a quota
-	 * of a few messages, and the figure became two wake-ups per batch.
+	 * Warm-up doubles as calibration (ipcb_quota_*). The start-up batch goes
+	 * once round a bounded ring, whose slots are fresh memory until first
+	 * used (ipcb_queue_lap). Sizing from the fastest batch matters: sizing
+	 * from the last let one stalled batch leave a quota of a few messages,
+	 * and the figure became two wake-ups per batch.
 	 */
-	uint64_t lap = ipcb_queue_lap(x->q), quota = lap / c->producers + 1, ns = 0;
-	double per_msg = 0;
-	for (int round = 0, sized = 0; sized < 2 && round < 40; round++) {
-		if (batch(x, quota, &ns, err, sizeof err) != 0) {
+	struct ipcb_quota qt;
+	ipcb_quota_init(&qt, ipcb_queue_lap(x->q) / c->producers + 1);
+	uint64_t ns = 0;
+	for (bool sized = false; !sized;) {
+		if (batch(x, qt.quota, &ns, err, sizeof err) != 0) {
 			ipcb_fail(st, "warm-up: %s", err);
 			goto out;
 		}
-		if (round == 0) {
-			quota = 4;
-			continue;
-		}
-		double p = (double)(ns ? ns : 1) / (double)quota;
-		if (per_msg == 0 || p < per_msg)
-			per_msg = p;
-		double want = BATCH_NS / per_msg;
-		uint64_t next = want < 1 ? 1 : want > MAX_QUOTA ? MAX_QUOTA : (uint64_t)want;
-		if (ns < BATCH_NS / 2 && quota < MAX_QUOTA) {
-			quota = next > quota * 4 ? next : quota * 4 > MAX_QUOTA ? MAX_QUOTA : quota * 4;
-			continue;
-		}
-		quota = next;
-		sized++;
+		sized = ipcb_quota_warm(&qt, ns);
 	}
 
 	failed = false;
 	int64_t items = 0;
 	while (ipcb_gb_keep_running(st)) {
-		if (batch(x, quota, &ns, err, sizeof err) != 0) {
+		if (batch(x, qt.quota, &ns, err, sizeof err) != 0) {
 			ipcb_fail(st, "%s", err);
 			failed = true;
 			break;
 		}
 		ipcb_gb_set_iteration_time(st, (double)ns * 1e-9);
-		items += (int64_t)quota * (int64_t)c->producers;
-		/*
-		 * A warm-up that met a slow spell (a peer's CPU taken by another
-		 * task: here 20-45 us per message instead of 0.7) sizes batches far
-		 * below BATCH_NS, and their two wake-ups then weigh on the figure.
-		 * Such batches grow; items are counted batch by batch, so the rate
-		 * stays exact whatever the quota.
-		 */
-		if (ns < BATCH_NS / 4 && quota < MAX_QUOTA)
-			quota = quota * 2 > MAX_QUOTA ? MAX_QUOTA : quota * 2;
+		/* counted batch by batch: the quota may grow (ipcb_quota_measured) */
+		items += (int64_t)qt.quota * (int64_t)c->producers;
+		ipcb_quota_measured(&qt, ns);
 	}
 	int r = stop_all(x, failed, err, sizeof err);
 	leak = r == -2;
@@ -505,7 +478,7 @@ static void stream_run(ipcb_gb_state *st, const struct ipcb_case *c)
 	if (!failed) {
 		ipcb_gb_set_items_processed(st, items);
 		ipcb_gb_set_bytes_processed(st, items * (int64_t)c->size);
-		ipcb_gb_counter(st, "batch_msgs", (double)quota * c->producers, IPCB_GB_COUNTER_DEFAULT); /* the last batch */
+		ipcb_gb_counter(st, "batch_msgs", (double)qt.quota * c->producers, IPCB_GB_COUNTER_DEFAULT); /* the batch size reached */
 	}
 	failed = true; /* peers are stopped; nothing left for out: to stop */
 	started_p = started_c = 0;

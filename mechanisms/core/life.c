@@ -10,6 +10,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static void close_fd(int *fd)
@@ -62,4 +65,22 @@ bool ipcq__life_gone(const struct ipcq__life *l, unsigned role)
 		r = poll(&p, 1, 0);
 	while (r < 0 && errno == EINTR);
 	return r > 0 && (p.revents & (POLLHUP | POLLERR));
+}
+
+bool ipcq__pid_ended(pid_t pid)
+{
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	char path[64], text[256];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	text[n] = '\0';
+	const char *paren = strrchr(text, ')'); /* the command name may hold spaces and parens */
+	return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
 }

@@ -203,25 +203,6 @@ static int iox_load_copy(const struct iox_api **out)
 	return IPCQ_OK;
 }
 
-/* Whether process pid has ended (gone, or a zombie). */
-static bool iox_pid_ended(pid_t pid)
-{
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return true;
-	char path[40], buf[128];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	ssize_t got = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (got <= 0)
-		return true;
-	buf[got] = '\0';
-	const char *paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
-}
-
 /* Removes /tmp/ipcq-iox-<pid> and .lock (a runtime's socket) of processes that have ended. */
 static void iox_sweep_sockets(void)
 {
@@ -232,7 +213,7 @@ static void iox_sweep_sockets(void)
 	while ((e = readdir(d))) {
 		int pid, n = 0;
 		if (sscanf(e->d_name, "ipcq-iox-%d%n", &pid, &n) != 1 || pid <= 0 ||
-		    (e->d_name[n] && strcmp(e->d_name + n, ".lock")) || !iox_pid_ended(pid))
+		    (e->d_name[n] && strcmp(e->d_name + n, ".lock")) || !ipcq__pid_ended(pid))
 			continue;
 		char path[300];
 		snprintf(path, sizeof path, "/tmp/%s", e->d_name);
@@ -833,7 +814,7 @@ static int iox_run(struct iceoryx *q, const struct iox_op *op, ipcq_deadline dl)
 			return rc;
 		if (ipcq__remaining_ns(dl) == 0)
 			return none;
-		if (getpid() != q->opener && iox_pid_ended(q->opener))
+		if (getpid() != q->opener && ipcq__pid_ended(q->opener))
 			return iox_peerdead(q);
 	}
 }

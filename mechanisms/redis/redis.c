@@ -786,26 +786,6 @@ static bool srv_find(char *out, size_t cap)
  * It holds no descriptor of the caller's, so nothing of the caller's
  * (pipes, lifelines) is kept open by it.
  */
-/* Whether process pid has ended (gone, or a zombie), with async-signal-safe calls only. */
-static bool srv_owner_ended(pid_t pid)
-{
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return true;
-	char path[40], buf[64];
-	int n = snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	(void)n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	ssize_t got = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (got <= 0)
-		return true;
-	buf[got] = '\0';
-	const char *paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
-}
-
 static void srv_supervise(const char *exe, char *const argv[], const char *sock, const char *log,
                           const char *dir, int null_fd, pid_t owner, bool have_pidfd)
 {
@@ -829,7 +809,7 @@ static void srv_supervise(const char *exe, char *const argv[], const char *sock,
 		for (;;) {
 			struct pollfd p = { .fd = have_pidfd ? 3 : -1, .events = POLLIN };
 			int n = poll(&p, 1, 100);
-			if (!have_pidfd && srv_owner_ended(owner))
+			if (!have_pidfd && ipcq__pid_ended(owner))
 				n = 1;
 			if (waitpid(pid, &status, WNOHANG) == pid) {
 				ended = true;

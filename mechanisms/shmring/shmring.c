@@ -285,24 +285,7 @@ static inline uint32_t self_pid(void)
 /* False once pid has exited; a zombie (killed, not yet reaped) is dead too. */
 static bool pid_alive(pid_t pid)
 {
-	if (pid == (pid_t)self_pid())
-		return true;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return false;
-	char path[64], text[256];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno != ENOENT;
-	ssize_t n = read(fd, text, sizeof text - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	text[n] = '\0';
-	const char *paren = strrchr(text, ')'); /* the command name may hold spaces and parens */
-	if (!paren || paren[1] != ' ')
-		return true;
-	return paren[2] != 'Z' && paren[2] != 'X';
+	return pid == (pid_t)self_pid() || !ipcq__pid_ended(pid);
 }
 
 /* --- Solo sides ------------------------------------------------------------------ */

@@ -5,6 +5,7 @@
 
 #include "stats.h"
 #include "unit.h"
+#include "wlutil.h"
 
 static void test_numbers(void)
 {
@@ -55,13 +56,45 @@ static void test_busy_wait(void)
 	}
 }
 
+/* Stream batch sizing: start-up batch, growth, sizing from the fastest batch, growth while measuring. */
+static void test_quota(void)
+{
+	struct ipcb_quota q;
+	ipcb_quota_init(&q, 1025); /* a ring's lap */
+	UT_EQ_LL(q.quota, 1025);
+	UT_TRUE(!ipcb_quota_warm(&q, 900000000), "the start-up batch ended sizing");
+	UT_EQ_LL(q.quota, 4); /* its time counts for nothing */
+	/* 4 messages in 40 us: 10 us each; under half a batch, so it grows to the 10 ms size (1000) */
+	UT_TRUE(!ipcb_quota_warm(&q, 40000), "a short batch ended sizing");
+	UT_EQ_LL(q.quota, 1000);
+	/* a stalled batch (100 us a message) does not shrink the next: the fastest (10 us) sizes it */
+	UT_TRUE(!ipcb_quota_warm(&q, 100000000), "sizing ended after one sized batch");
+	UT_EQ_LL(q.quota, 1000);
+	UT_TRUE(ipcb_quota_warm(&q, 5000000), "two sized batches did not end sizing");
+	UT_EQ_LL(q.quota, 2000); /* 5 us a message now */
+	/* measuring: a batch far below 10 ms doubles the next; a long one keeps it; the cap holds */
+	ipcb_quota_measured(&q, 1000000);
+	UT_EQ_LL(q.quota, 4000);
+	ipcb_quota_measured(&q, 9000000);
+	UT_EQ_LL(q.quota, 4000);
+	q.quota = IPCB_MAX_QUOTA;
+	ipcb_quota_measured(&q, 1);
+	UT_EQ_LL(q.quota, IPCB_MAX_QUOTA);
+	/* a batch that never lasts long ends sizing after 40 rounds at most */
+	ipcb_quota_init(&q, 1);
+	int rounds = 0;
+	while (!ipcb_quota_warm(&q, 1) && rounds < 100)
+		rounds++;
+	UT_TRUE(rounds < 40, "sizing took %d rounds", rounds);
+}
+
 int ut_add_stats(void)
 {
 	CU_pSuite s = CU_add_suite("stats", NULL, NULL);
 	if (!s)
 		return CU_get_error();
 	if (!CU_add_test(s, "numbers", test_numbers) || !CU_add_test(s, "timer", test_timer) ||
-	    !CU_add_test(s, "busy wait", test_busy_wait))
+	    !CU_add_test(s, "busy wait", test_busy_wait) || !CU_add_test(s, "stream batch sizing", test_quota))
 		return CU_get_error();
 	return CUE_SUCCESS;
 }
