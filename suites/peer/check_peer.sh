@@ -36,17 +36,23 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$nsa" 2>"$tmp/err" || skip "ip netns add: $(cat "$tmp/err")"
 ip netns add "$nsb" || fail "ip netns add $nsb"
+# Inside a namespace through nsenter, not `ip netns exec`/`ip -n`: those also
+# remount /sys, which fails where / is no mount point (a chroot). nsenter
+# execs the command, so a background one's $! is the command itself.
+command -v nsenter >/dev/null || skip "no nsenter (apt-get install util-linux)"
+in_a=(nsenter "--net=/var/run/netns/$nsa")
+in_b=(nsenter "--net=/var/run/netns/$nsb")
 ip link add "${tag}x" type veth peer name "${tag}y" || skip "no veth support (ip link add type veth failed)"
 ip link set "${tag}x" netns "$nsa" && ip link set "${tag}y" netns "$nsb" &&
-  ip -n "$nsa" addr add "$net.1/24" dev "${tag}x" && ip -n "$nsb" addr add "$net.2/24" dev "${tag}y" &&
-  ip -n "$nsa" link set "${tag}x" up && ip -n "$nsb" link set "${tag}y" up &&
-  ip -n "$nsa" link set lo up && ip -n "$nsb" link set lo up || fail "setting up the veth pair"
+  "${in_a[@]}" ip addr add "$net.1/24" dev "${tag}x" && "${in_b[@]}" ip addr add "$net.2/24" dev "${tag}y" &&
+  "${in_a[@]}" ip link set "${tag}x" up && "${in_b[@]}" ip link set "${tag}y" up &&
+  "${in_a[@]}" ip link set lo up && "${in_b[@]}" ip link set lo up || fail "setting up the veth pair"
 
 start_agent() {
-  ip netns exec "$nsb" "$bin" agent --listen "$net.2" >>"$tmp/agent.log" 2>&1 &
+  "${in_b[@]}" "$bin" agent --listen "$net.2" >>"$tmp/agent.log" 2>&1 &
   apid=$!
   for _ in $(seq 100); do
-    ip netns exec "$nsb" ss -ltn 2>/dev/null | grep -q "$net.2:45901" && return 0
+    "${in_b[@]}" ss -ltn 2>/dev/null | grep -q "$net.2:45901" && return 0
     kill -0 "$apid" 2>/dev/null || break
     sleep 0.05
   done
@@ -57,7 +63,7 @@ start_agent() {
 # 1. A short run: every row measured, both environments recorded.
 start_agent
 rc=0
-timeout 60 ip netns exec "$nsa" "$bin" run --peer "$net.2" --workload pingpong,stream --size 64 \
+timeout 60 "${in_a[@]}" "$bin" run --peer "$net.2" --workload pingpong,stream --size 64 \
   --benchmark_min_time=0.1 --out "$tmp/r1" >"$tmp/run1.log" 2>&1 || rc=$?
 [[ $rc == 0 ]] || { cat "$tmp/run1.log" "$tmp/agent.log" >&2; fail "ipcbench run --peer exited $rc"; }
 python3 - "$tmp/r1/latest/results.json" "$net.2" <<'PY' || { cat "$tmp/run1.log" >&2; fail "results of the short run"; }
@@ -95,7 +101,7 @@ grep -q "peer:$net.2" "$tmp/r1/latest/report.md" || fail "report.md does not pla
 # 2. The agent killed mid-run: the driver reports it on the row and goes on.
 rc=0
 t0=$SECONDS
-timeout 40 ip netns exec "$nsa" "$bin" run --peer "$net.2" --workload pingpong,stream --size 64,4K \
+timeout 40 "${in_a[@]}" "$bin" run --peer "$net.2" --workload pingpong,stream --size 64,4K \
   --benchmark_min_time=5 --out "$tmp/r2" >"$tmp/run2.log" 2>&1 &
 dpid=$!
 sleep 1.5
