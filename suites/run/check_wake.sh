@@ -59,11 +59,13 @@ for pl in places:
                 s = spin.get(n)
                 if s is None or s.get("error_occurred"):
                     bad.append("spinning run: %s missing or failed" % n); continue
-                # spinning through each 20 ms gap: the blocked side was on the CPU
-                if not s.get("idle_cpu_pct", 0) > 20:  # it yields to others between tries: a loaded CPU halves it
-                    bad.append("%s with a 1 s spin: idle_cpu_pct %r, expected > 20" % (n, s.get("idle_cpu_pct")))
-                if not r.get("idle_cpu_pct", 100) < s.get("idle_cpu_pct", 0):
-                    bad.append("%s: sleeping used %r%%, not less than spinning %r%%" % (n, r.get("idle_cpu_pct"), s.get("idle_cpu_pct")))
+                # spinning through each 20 ms gap: the blocked side was on the CPU. It yields
+                # to other runnable tasks between tries, so a loaded CPU (ctest -j2, ASan)
+                # cuts its share: required are the 2 % and 5x the sleeping figure.
+                busy, idle = s.get("idle_cpu_pct", 0), r.get("idle_cpu_pct", 100)
+                if not (busy > 2 and busy > 5 * idle):
+                    bad.append("%s: spinning through the gap used %r%% of a CPU, sleeping %r%%: "
+                               "expected over 2%% and 5x sleeping" % (n, busy, idle))
     if "After 20ms idle (process, %s)" % pl not in findings:
         bad.append("no finding line for %s; findings: %r" % (pl, findings[:300]))
 if bad:
