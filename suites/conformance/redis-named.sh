@@ -9,27 +9,7 @@
 # close, or expired (10 leases) where the last holders were killed.
 set -euo pipefail
 bin=$1
-dir=$(mktemp -d)
-pid=
-cleanup() {
-  [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-for try in 1 2 3 4 5 6 7 8; do
-  port=$((20000 + RANDOM % 40000))
-  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
-    --logfile "$dir/log" --daemonize no &
-  pid=$!
-  for _ in $(seq 100); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && break 2
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
-  pid=
-done
-[[ -n $pid ]] || { echo "redis-named.sh: no redis-server would start on a loopback port" >&2; exit 1; }
+source "$(dirname "$0")/redis-loopback.sh" # sets port, pid, dir; stops the server at exit
 export IPCQ_REDIS_ENDPOINT=redis://127.0.0.1:$port/3 IPCQ_REDIS_LEASE_MS=400
 "$bin" --mechanism redis --test named_ | tee "$dir/out"
 # Inactive here would mean a named queue did not open: the tests must have run.
