@@ -248,6 +248,14 @@ bool ipcq__life_gone(const struct ipcq__life *l, unsigned role);
 int ipcq__life_fd(const struct ipcq__life *l, unsigned role);
 /* True once process pid has ended: gone, or a zombie (killed, not yet reaped); false while unsure. */
 bool ipcq__pid_ended(pid_t pid);
+/*
+ * Runs fn(arg) in a grandchild in a session of its own - never the caller's
+ * child, so never reaped, waited for or signalled with it - with fds[0..n)
+ * (n <= 8) as descriptors 3..3+n and every other one closed; fn must not
+ * return. Waits only for the middle process. OK, or SYSERR with what
+ * ("redis: the private server's supervisor") in the message.
+ */
+int ipcq__detach(void (*fn)(void *arg), void *arg, const int *fds, int n, const char *what);
 
 /* --- Framed byte streams (pipe, socketpair) -------------------------------- */
 

@@ -9,8 +9,8 @@
  *    side a child process on CPU B; one round trip per iteration;
  *  - stream/zeromq-native: PUSH on CPU A to PULL in a child on CPU B; one
  *    iteration is a batch, timed until the consumer acknowledges its last
- *    message on a second PUSH/PULL pair; the batch is sized in warm-up so
- *    it lasts >= 5 ms.
+ *    message on a second PUSH/PULL pair; batches are sized as the stream
+ *    workload's are (ipcb_quota_*: ~10 ms each).
  * The child is forked before any context exists here (libzmq contexts do
  * not survive fork, and forking beside their threads is unsafe), then each
  * side makes its own; a context's I/O thread inherits its creator's CPU.
@@ -38,8 +38,6 @@
 #define LAST_BIT (1ull << 62) /* stream: the last message of a batch, to be acknowledged */
 #define SLICE_MS 100          /* how often a waiting side looks at its peer */
 #define WARMUP_NS 5000000LL
-#define BATCH_MIN_NS 5000000LL
-#define MAX_QUOTA (1u << 22)
 #define END_TIMEOUT_NS 5000000000LL
 
 struct zx {
@@ -238,15 +236,17 @@ static void zmqref_run(ipcb_gb_state *st, const struct ipcb_case *c)
 		ipcb_fail(st, "zeromq-native: %s", x->ctx ? err : "zmq_ctx_new failed");
 		goto out;
 	}
-	/* warm-up: connections made, caches warm; stream: the batch grows until it lasts BATCH_MIN_NS */
-	uint64_t quota = 64, start = ipcb_now_ns();
-	for (int i = 0; i < 10 || ipcb_now_ns() - start < WARMUP_NS; i++) {
-		if ((x->stream ? batch(x, quota, &seq, &ns, err, sizeof err) : round_trip(x, seq++, &ns, err, sizeof err))) {
+	/* warm-up: connections made, caches warm; stream: batches sized as ours are (ipcb_quota_*) */
+	struct ipcb_quota qt;
+	ipcb_quota_init(&qt, 64);
+	uint64_t start = ipcb_now_ns();
+	for (bool sized = !x->stream; !sized || ipcb_now_ns() - start < WARMUP_NS;) {
+		if ((x->stream ? batch(x, qt.quota, &seq, &ns, err, sizeof err) : round_trip(x, seq++, &ns, err, sizeof err))) {
 			ipcb_fail(st, "zeromq-native warm-up: %s", err);
 			goto out;
 		}
-		if (x->stream && ns < BATCH_MIN_NS && quota < MAX_QUOTA)
-			quota *= 4;
+		if (x->stream && !sized)
+			sized = ipcb_quota_warm(&qt, ns);
 	}
 	struct ipcb_hist *h = x->stream ? NULL : calloc(1, sizeof *h);
 	if (!x->stream && !h) {
@@ -255,15 +255,17 @@ static void zmqref_run(ipcb_gb_state *st, const struct ipcb_case *c)
 	}
 	int64_t items = 0;
 	while (ipcb_gb_keep_running(st)) {
-		if (x->stream ? batch(x, quota, &seq, &ns, err, sizeof err) : round_trip(x, seq++, &ns, err, sizeof err)) {
+		if (x->stream ? batch(x, qt.quota, &seq, &ns, err, sizeof err) : round_trip(x, seq++, &ns, err, sizeof err)) {
 			ipcb_fail(st, "%s", err);
 			free(h);
 			goto out;
 		}
 		if (h)
 			ipcb_hist_record(h, ns);
-		items += x->stream ? (int64_t)quota : 1;
+		items += x->stream ? (int64_t)qt.quota : 1;
 		ipcb_gb_set_iteration_time(st, (double)ns * 1e-9);
+		if (x->stream)
+			ipcb_quota_measured(&qt, ns);
 	}
 	if (x->stream) {
 		ipcb_gb_set_items_processed(st, items);

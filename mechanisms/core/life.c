@@ -13,6 +13,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void close_fd(int *fd)
@@ -83,4 +85,39 @@ bool ipcq__pid_ended(pid_t pid)
 	text[n] = '\0';
 	const char *paren = strrchr(text, ')'); /* the command name may hold spaces and parens */
 	return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+int ipcq__detach(void (*fn)(void *arg), void *arg, const int *fds, int n, const char *what)
+{
+	if (n < 0 || n > 8)
+		return ipcq__fail(IPCQ_INVAL, EINVAL, "%s: %d descriptors to hand over (at most 8)", what, n);
+	fflush(NULL); /* nothing buffered is written twice */
+	pid_t mid = fork();
+	if (mid == 0) {
+		/* Lift them all above 3..3+n first, so placing one never overwrites another. */
+		int up[8];
+		for (int i = 0; i < n; i++)
+			if ((up[i] = fcntl(fds[i], F_DUPFD, 16)) < 0)
+				_exit(1);
+		if (setsid() < 0)
+			_exit(1);
+		for (int i = 0; i < n; i++)
+			if (dup2(up[i], 3 + i) < 0)
+				_exit(1);
+		if (syscall(SYS_close_range, 3 + n, ~0U, 0) < 0)
+			for (int fd = 3 + n; fd < 65536; fd++)
+				close(fd);
+		pid_t s = fork();
+		if (s == 0)
+			fn(arg);
+		_exit(s > 0 ? 0 : 1);
+	}
+	if (mid < 0)
+		return ipcq__sys(errno, "%s: fork", what);
+	int st = 0; /* stays 0 if SIGCHLD is ignored (ECHILD): the grandchild's own report decides then */
+	while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return ipcq__fail(IPCQ_SYSERR, ECHILD, "%s: setsid or fork in the middle process failed", what);
+	return IPCQ_OK;
 }

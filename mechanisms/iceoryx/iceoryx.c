@@ -318,8 +318,9 @@ static void iox_srv_cleanup(const struct iox_srv *s)
  * IOX_LINGER_NS, keeping the lock exclusively meanwhile so nobody
  * registers with a RouDi that is stopping.
  */
-static void iox_supervise(const struct iox_srv *s)
+static void iox_supervise(void *arg)
 {
+	const struct iox_srv *s = arg;
 	signal(SIGPIPE, SIG_IGN);
 	int ufd = open(IOX_USERS_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	int lfd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -441,34 +442,12 @@ static int iox_roudi_start(void)
 		rc = ipcq__sys(errno, "iceoryx: a pipe for the private RouDi");
 		goto out;
 	}
-	fflush(NULL);
-	pid_t mid = fork();
-	if (mid == 0) {
-		/* The middle process: orphans the supervisor so it is never the caller's child. */
-		int b = fcntl(rep[1], F_DUPFD, 10), n = fcntl(null_fd, F_DUPFD, 10);
-		if (setsid() < 0 || b < 0 || n < 0 || dup2(b, 3) < 0 || dup2(n, 4) < 0)
-			_exit(1);
-		if (syscall(SYS_close_range, 5, ~0U, 0) < 0)
-			for (int fd = 5; fd < 65536; fd++)
-				close(fd);
-		pid_t sp = fork();
-		if (sp == 0)
-			iox_supervise(&s);
-		_exit(sp > 0 ? 0 : 1);
-	}
-	if (mid < 0) {
-		rc = ipcq__sys(errno, "iceoryx: fork for the private RouDi");
-		goto out;
-	}
-	int st = 0; /* stays 0 if SIGCHLD is ignored (ECHILD): the supervisor's report decides then */
-	while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
-		;
+	int hand[2] = { rep[1], null_fd };
+	rc = ipcq__detach(iox_supervise, &s, hand, 2, "iceoryx: the private RouDi's supervisor");
 	close(rep[1]);
 	rep[1] = -1;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		rc = ipcq__fail(IPCQ_SYSERR, ECHILD, "iceoryx: setsid or fork for the private RouDi's supervisor failed");
+	if (rc != IPCQ_OK)
 		goto out;
-	}
 	supervised = true;
 	pid_t roudi = 0;
 	int64_t end = ipcq__now_ns() + 20000000000LL;

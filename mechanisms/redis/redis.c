@@ -840,6 +840,20 @@ static void srv_supervise(const char *exe, char *const argv[], const char *sock,
 	_exit(0);
 }
 
+/* What srv_supervise needs, through ipcq__detach's one argument. */
+struct srv_job {
+	const char *exe, *sock, *log, *dir;
+	char *const *argv;
+	pid_t owner;
+	bool have_pidfd;
+};
+
+static void srv_supervise_job(void *arg)
+{
+	const struct srv_job *j = arg;
+	srv_supervise(j->exe, j->argv, j->sock, j->log, j->dir, 5, j->owner, j->have_pidfd);
+}
+
 /* Starts the private server; srv.lock held. */
 static int srv_start(void)
 {
@@ -863,44 +877,23 @@ static int srv_start(void)
 	int rep[2] = { -1, -1 };
 	bool supervised = false;
 	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	/* The supervisor watches this process through a pidfd (fd 3) where the kernel has them. */
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	int rc = IPCQ_OK;
 	if (null_fd < 0 || pipe2(rep, O_CLOEXEC) < 0) {
 		rc = ipcq__sys(errno, "redis: a pipe for the private server");
 		goto out;
 	}
+	struct srv_job job = { .exe = exe, .sock = sock, .log = log, .dir = srv.dir, .argv = argv,
+		               .owner = getpid(), .have_pidfd = pidfd >= 0 };
+	int hand[3] = { pidfd >= 0 ? pidfd : null_fd, rep[1], null_fd };
 	srv_forking = true;
-	pid_t mid = fork();
+	rc = ipcq__detach(srv_supervise_job, &job, hand, 3, "redis: the private server's supervisor");
 	srv_forking = false;
-	if (mid == 0) {
-		/* The middle process: orphans the supervisor so it is never the caller's child. */
-		pid_t owner = getppid();
-		int pidfd = (int)syscall(SYS_pidfd_open, owner, 0);
-		/* Lift the three out of 3..5 first, so placing one never overwrites another. */
-		int a = fcntl(pidfd >= 0 ? pidfd : null_fd, F_DUPFD, 10), b = fcntl(rep[1], F_DUPFD, 10),
-		    n = fcntl(null_fd, F_DUPFD, 10);
-		if (setsid() < 0 || a < 0 || b < 0 || n < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(n, 5) < 0)
-			_exit(1);
-		if (syscall(SYS_close_range, 6, ~0U, 0) < 0)
-			for (int fd = 6; fd < 65536; fd++)
-				close(fd);
-		pid_t s = fork();
-		if (s == 0)
-			srv_supervise(exe, argv, sock, log, srv.dir, 5, owner, pidfd >= 0);
-		_exit(s > 0 ? 0 : 1);
-	}
-	if (mid < 0) {
-		rc = ipcq__sys(errno, "redis: fork for the private server");
-		goto out;
-	}
-	int st = 0; /* stays 0 if SIGCHLD is ignored (ECHILD): then the supervisor's report decides */
-	while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
-		;
 	close(rep[1]);
 	rep[1] = -1;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		rc = ipcq__fail(IPCQ_SYSERR, ECHILD, "redis: setsid or fork for the private server's supervisor failed");
+	if (rc != IPCQ_OK)
 		goto out;
-	}
 	supervised = true;
 	snprintf(srv.spec, sizeof srv.spec, "unix:%s", sock);
 	/* Up once it answers; the supervisor's report pipe closes if it ended instead. */
@@ -936,6 +929,8 @@ out:
 			close(rep[i]);
 	if (null_fd >= 0)
 		close(null_fd);
+	if (pidfd >= 0)
+		close(pidfd);
 	return rc;
 }
 

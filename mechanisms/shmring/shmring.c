@@ -381,6 +381,23 @@ struct shmring_stuck {
 };
 
 /*
+ * A try that found slot s (state st, at *pos) not ready: true when its side's
+ * hint is past *pos (others moved on; *pos jumps there, try again), else
+ * false with *stuck saying where the caller must wait.
+ */
+static inline bool shmring_jump_or_stuck(_Atomic uint64_t *hint, uint64_t *pos, struct shmring_slot *s, uint64_t st,
+                                         struct shmring_stuck *stuck)
+{
+	uint64_t e = atomic_load_explicit(hint, memory_order_relaxed);
+	if (e > *pos) {
+		*pos = e;
+		return true;
+	}
+	*stuck = (struct shmring_stuck){ .slot = s, .pos = *pos, .state = st };
+	return false;
+}
+
+/*
  * One non-blocking put: OK, or NOTREADY with *stuck set when the ring is full.
  * solo: the caller is the only producer (shmring_solo_enter said so).
  */
@@ -440,14 +457,8 @@ static int shmring_try_put(struct shmring *q, const void *msg, size_t len, bool 
 			pos++;
 			continue;
 		}
-		uint64_t e = atomic_load_explicit(&h->prod.hint, memory_order_relaxed);
-		if (e > pos) {
-			pos = e;
+		if (shmring_jump_or_stuck(&h->prod.hint, &pos, s, st, stuck))
 			continue;
-		}
-		stuck->slot = s;
-		stuck->pos = pos;
-		stuck->state = st;
 		return NOTREADY; /* the slot still holds the message of an older lap: full */
 	}
 }
@@ -533,14 +544,8 @@ static int shmring_try_get(struct shmring *q, void *buf, size_t cap, size_t *len
 			return shmring_take(q, s, pos, lap, buf, len, false);
 		}
 		/* FREE or CLAIMED at this lap, or an older lap: nothing whole here yet. */
-		uint64_t e = atomic_load_explicit(&h->cons.hint, memory_order_relaxed);
-		if (e > pos) {
-			pos = e;
+		if (shmring_jump_or_stuck(&h->cons.hint, &pos, s, st, stuck))
 			continue;
-		}
-		stuck->slot = s;
-		stuck->pos = pos;
-		stuck->state = st;
 		return NOTREADY;
 	}
 }
@@ -593,14 +598,8 @@ __attribute__((noinline)) static int shmring_try_reserve(struct shmring *q, size
 			pos++;
 			continue;
 		}
-		uint64_t e = atomic_load_explicit(&h->prod.hint, memory_order_relaxed);
-		if (e > pos) {
-			pos = e;
+		if (shmring_jump_or_stuck(&h->prod.hint, &pos, s, st, stuck))
 			continue;
-		}
-		stuck->slot = s;
-		stuck->pos = pos;
-		stuck->state = st;
 		return NOTREADY;
 	}
 }
@@ -634,14 +633,8 @@ __attribute__((noinline)) static int shmring_try_hold(struct shmring *q, const v
 			*where = slot_data(q, s);
 			return IPCQ_OK;
 		}
-		uint64_t e = atomic_load_explicit(&h->cons.hint, memory_order_relaxed);
-		if (e > pos) {
-			pos = e;
+		if (shmring_jump_or_stuck(&h->cons.hint, &pos, s, st, stuck))
 			continue;
-		}
-		stuck->slot = s;
-		stuck->pos = pos;
-		stuck->state = st;
 		return NOTREADY;
 	}
 }
