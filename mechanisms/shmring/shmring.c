@@ -145,12 +145,19 @@ struct shmring_hdr {
 	_Atomic uint64_t ready;       /* named: SHMRING_READY once the creator has set the header up */
 	atomic_int prod_gone, cons_gone; /* set once observed: a role never comes back (private rings) */
 	struct shmring_side prod, cons;
+	/*
+	 * Every publish reads the other side's waiter count: those lines stay
+	 * shared in both caches. The spinner counts change each time a caller
+	 * starts to spin, so they live apart: beside the waiters, a consumer
+	 * catching up on every message took that line from the producer each
+	 * time, and the 64 B stream ran at half its speed (14 -> 27-32 M msg/s).
+	 */
 	alignas(64) atomic_uint data_waiters;
 	atomic_uint data_futex;
-	atomic_uint data_spinners; /* getters spinning now (see shmring_run) */
+	alignas(64) atomic_uint data_spinners; /* getters spinning now (see shmring_run) */
 	alignas(64) atomic_uint room_waiters;
 	atomic_uint room_futex;
-	atomic_uint room_spinners;
+	alignas(64) atomic_uint room_spinners;
 	alignas(64) unsigned char slots[];
 };
 
@@ -201,6 +208,23 @@ static inline void slot_prefetch_write(const struct shmring *q, uint64_t pos)
 	struct shmring_slot *s = slot_at(q, pos);
 	__builtin_prefetch(s, 1, 3);
 	__builtin_prefetch(slot_data(q, s), 1, 3);
+}
+
+/*
+ * A consumer done with n bytes of slot data writes one byte of each of its
+ * lines back unchanged before it frees the slot. The lines then leave this
+ * CPU Modified, and the producer's next write of each is one transfer; a
+ * line only read here stays shared by both caches, and the producer's store
+ * waits for an upgrade. On a 2-CCD EPYC guest, a bare put/get loop of 64 B
+ * messages across the L3s ran at 10 M msg/s without it and 24 M with it
+ * (medians of 7, alternated). The bytes are the same, so a consumer killed
+ * before the free leaves the message whole.
+ */
+static inline void slot_own_lines(unsigned char *data, size_t n)
+{
+	volatile unsigned char *d = data;
+	for (size_t o = 0; o < n; o += 64)
+		d[o] = d[o];
 }
 
 static inline uint64_t lap_of(const struct shmring *q, uint64_t pos)
@@ -474,8 +498,10 @@ static inline int shmring_take(struct shmring *q, struct shmring_slot *s, uint64
 	size_t n = (size_t)atomic_load_explicit(&s->len, memory_order_relaxed);
 	if (!solo)
 		hint_advance(&h->cons.hint, pos + 1);
-	if (n)
+	if (n) {
 		memcpy(buf, slot_data(q, s), n);
+		slot_own_lines(slot_data(q, s), n);
+	}
 	*len = n;
 	atomic_store_explicit(&s->state, ST(lap + 1, K_FREE, 0), solo ? memory_order_release : memory_order_seq_cst);
 	if (solo) /* after the free: a consumer dying in between leaves the message queued, not lost */
@@ -1418,6 +1444,7 @@ static int shmring_consume(void *st, const void *buf)
 	struct shmring_slot *s = shmring_zc_slot(q, buf, K_READING, "consume", &cur, &len);
 	if (!s)
 		return IPCQ_INVAL;
+	slot_own_lines(slot_data(q, s), (size_t)(len & ~ZC_HELD));
 	struct shmring_side *sd = &q->h->cons;
 	if (shmring_solo_enter(q, sd, &q->cons_safe)) {
 		/* Free it as a solo get does. */
