@@ -3,7 +3,6 @@
  */
 #include "payload.h"
 
-#include <pthread.h>
 #include <string.h>
 
 /*
@@ -13,9 +12,9 @@
  */
 #define PERIOD 4093
 static uint8_t body_ref[PERIOD];
-static pthread_once_t body_once = PTHREAD_ONCE_INIT;
 
-static void body_build(void)
+/* Built before main, so a check (on every message) never asks whether it is built. */
+__attribute__((constructor)) static void body_build(void)
 {
 	for (size_t i = 0; i < PERIOD; i++) {
 		uint64_t x = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
@@ -43,7 +42,6 @@ static uint64_t get64(const void *p)
 void ipcb_payload_init(void *buf, size_t n)
 {
 	uint8_t *b = buf;
-	pthread_once(&body_once, body_build);
 	for (size_t off = 0; off < n;) {
 		size_t at = off % PERIOD, len = PERIOD - at;
 		if (len > n - off)
@@ -75,20 +73,31 @@ static long first_diff(const uint8_t *a, const uint8_t *b, size_t n)
 	return -1;
 }
 
+/* The first byte where an 8-byte word differs from v, or -1. */
+static long word_diff(const uint8_t *p, uint64_t v)
+{
+	uint8_t want[8];
+	if (get64(p) == v)
+		return -1;
+	put64(want, v);
+	return first_diff(p, want, 8);
+}
+
+/* Word compares and one memcmp for a body shorter than the period: at tens
+ * of millions of messages a second, the check must not be the bottleneck. */
 long ipcb_payload_check(const void *buf, size_t n, uint64_t seq)
 {
 	const uint8_t *b = buf;
-	uint8_t word[8];
-
 	if (n >= 8) {
-		put64(word, seq);
-		long d = first_diff(b, word, 8);
+		long d = word_diff(b, seq);
 		if (d >= 0)
 			return d;
 	}
 	size_t body_end = n >= 16 ? n - 8 : n;
-	if (body_end > 8) {
-		pthread_once(&body_once, body_build);
+	if (body_end > 8 && body_end <= PERIOD) {
+		if (memcmp(b + 8, body_ref + 8, body_end - 8) != 0)
+			return 8 + first_diff(b + 8, body_ref + 8, body_end - 8);
+	} else if (body_end > 8) {
 		for (size_t off = 8; off < body_end;) {
 			size_t at = off % PERIOD, len = PERIOD - at;
 			if (len > body_end - off)
@@ -99,8 +108,7 @@ long ipcb_payload_check(const void *buf, size_t n, uint64_t seq)
 		}
 	}
 	if (n >= 16) {
-		put64(word, trailer_of(seq));
-		long d = first_diff(b + n - 8, word, 8);
+		long d = word_diff(b + n - 8, trailer_of(seq));
 		if (d >= 0)
 			return (long)(n - 8) + d;
 	}

@@ -35,6 +35,7 @@ int ut_add_env(void);
 int ut_add_gbench(void);
 int ut_add_compare(void);
 int ut_add_suite(void);
+int ut_add_payload(void);
 /* test_findings.c: a test of the gbench suite (it needs Google Benchmark initialised). */
 void ut_test_findings(void);
 

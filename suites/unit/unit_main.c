@@ -11,7 +11,7 @@ int main(void)
 		return 2;
 	}
 	int (*adds[])(void) = {ut_add_hist, ut_add_stats, ut_add_placement, ut_add_env,
-	                       ut_add_gbench, ut_add_compare, ut_add_suite};
+	                       ut_add_gbench, ut_add_compare, ut_add_suite, ut_add_payload};
 	for (size_t i = 0; i < sizeof adds / sizeof adds[0]; i++)
 		if (adds[i]() != CUE_SUCCESS) {
 			fprintf(stderr, "ipcb-unit: adding a suite: %s\n", CU_get_error_msg());
