@@ -216,13 +216,19 @@ static inline void slot_prefetch_write(const struct shmring *q, uint64_t pos)
  * lines back unchanged before it frees the slot. The lines then leave this
  * CPU Modified, and the producer's next write of each is one transfer; a
  * line only read here stays shared by both caches, and the producer's store
- * waits for an upgrade. On a 2-CCD EPYC guest, a bare put/get loop of 64 B
- * messages across the L3s ran at 10 M msg/s without it and 24 M with it
- * (medians of 7, alternated). The bytes are the same, so a consumer killed
- * before the free leaves the message whole.
+ * waits for an upgrade. Measured on a 2-CCD EPYC guest, stream across the
+ * L3s: a bare put/get loop of 64 B went from 10 to 24 M msg/s, the stream
+ * rows 2.7x at 256 B and 1 KiB, 2x at 2 KiB, +7% at 3 KiB - but 15-25%
+ * slower from 4 KiB (copies that large are string moves, whose whole-line
+ * stores do better on lines left shared), hence the bound. The bytes are
+ * the same, so a consumer killed before the free leaves the message whole.
  */
+#define SHMRING_OWN_BELOW 4096
+
 static inline void slot_own_lines(unsigned char *data, size_t n)
 {
+	if (n >= SHMRING_OWN_BELOW)
+		return;
 	volatile unsigned char *d = data;
 	for (size_t o = 0; o < n; o += 64)
 		d[o] = d[o];
