@@ -193,8 +193,19 @@ int ipcq__status_of_errno(int err);
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 int64_t ipcq__now_ns(void);
-/* The deadline a relative timeout gives (0 -> IPCQ__NOW, negative -> IPCQ__NEVER). */
-ipcq_deadline ipcq__deadline(int64_t timeout_ns);
+/* The deadline a relative timeout gives (0 -> IPCQ__NOW, negative -> IPCQ__NEVER).
+ * Inline: every put and get asks, and the two common answers read no clock. */
+static inline ipcq_deadline ipcq__deadline(int64_t timeout_ns)
+{
+	if (timeout_ns == 0)
+		return IPCQ__NOW;
+	if (timeout_ns < 0)
+		return IPCQ__NEVER;
+	int64_t now = ipcq__now_ns();
+	if (timeout_ns > IPCQ__NEVER - now)
+		return IPCQ__NEVER;
+	return now + timeout_ns;
+}
 /* Nanoseconds left before dl: 0 once passed, -1 for IPCQ__NEVER. */
 int64_t ipcq__remaining_ns(ipcq_deadline dl);
 /*

@@ -14,18 +14,6 @@ int64_t ipcq__now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-ipcq_deadline ipcq__deadline(int64_t timeout_ns)
-{
-	if (timeout_ns == 0)
-		return IPCQ__NOW;
-	if (timeout_ns < 0)
-		return IPCQ__NEVER;
-	int64_t now = ipcq__now_ns();
-	if (timeout_ns > IPCQ__NEVER - now)
-		return IPCQ__NEVER;
-	return now + timeout_ns;
-}
-
 int64_t ipcq__remaining_ns(ipcq_deadline dl)
 {
 	if (dl == IPCQ__NEVER)

@@ -428,6 +428,22 @@ static inline bool shmring_jump_or_stuck(_Atomic uint64_t *hint, uint64_t *pos, 
 	return false;
 }
 
+/* A solo producer's put into slot s (FREE at lap, nobody else moves it): copy, publish. */
+static inline void shmring_solo_publish(struct shmring *q, struct shmring_slot *s, uint64_t pos, uint64_t lap,
+                                        const void *msg, size_t len)
+{
+	struct shmring_hdr *h = q->h;
+	/* The data first, then len and state together: see struct shmring_slot. */
+	if (len)
+		memcpy(slot_data(q, s), msg, len);
+	atomic_store_explicit(&s->len, len, memory_order_relaxed);
+	atomic_store_explicit(&s->state, ST(lap, K_FULL, 0), memory_order_release);
+	/* Only after the publish: a hint past a slot left FREE would strand the consumers. */
+	atomic_store_explicit(&h->prod.hint, pos + 1, memory_order_relaxed);
+	wake_if_waiting(&h->data_waiters, &h->data_futex, true);
+	slot_prefetch_write(q, pos + 1);
+}
+
 /*
  * One non-blocking put: OK, or NOTREADY with *stuck set when the ring is full.
  * solo: the caller is the only producer (shmring_solo_enter said so).
@@ -444,15 +460,7 @@ static int shmring_try_put(struct shmring *q, const void *msg, size_t len, bool 
 			/* Nobody else moves a FREE slot while we are solo: look, copy, publish. */
 			st = atomic_load_explicit(&s->state, memory_order_acquire);
 			if (st == ST(lap, K_FREE, 0)) {
-				/* The data first, then len and state together: see struct shmring_slot. */
-				if (len)
-					memcpy(slot_data(q, s), msg, len);
-				atomic_store_explicit(&s->len, len, memory_order_relaxed);
-				atomic_store_explicit(&s->state, ST(lap, K_FULL, 0), memory_order_release);
-				/* Only after the publish: a hint past a slot left FREE would strand the consumers. */
-				atomic_store_explicit(&h->prod.hint, pos + 1, memory_order_relaxed);
-				wake_if_waiting(&h->data_waiters, &h->data_futex, true);
-				slot_prefetch_write(q, pos + 1);
+				shmring_solo_publish(q, s, pos, lap, msg, len);
 				return IPCQ_OK;
 			}
 		} else {
@@ -1329,19 +1337,53 @@ static inline bool shmring_no_consumer(struct shmring *q)
 	return (n & (SHMRING_CHECK_EVERY - 1)) == 0 && shmring_gone(q, IPCQ_CONSUMER);
 }
 
+/*
+ * put and get try the solo path's common case first, inline: the next slot
+ * is ready. It then costs no op dispatch, no search loop and two fewer call
+ * frames. That matters when each op waits on a remote cache line: the CPU
+ * overlaps as many as fit its window. Anything else - a shared side, a full
+ * or empty ring, a slot to skip, TOOBIG - takes shmring_run.
+ */
 static int shmring_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 {
 	struct shmring *q = st;
 	if (shmring_no_consumer(q))
 		return shmring_broken();
+	struct shmring_side *sd = &q->h->prod;
+	if (shmring_solo_enter(q, sd, &q->prod_safe)) {
+		uint64_t pos = atomic_load_explicit(&q->h->prod.hint, memory_order_relaxed);
+		struct shmring_slot *s = slot_at(q, pos);
+		uint64_t lap = lap_of(q, pos);
+		bool done = atomic_load_explicit(&s->state, memory_order_acquire) == ST(lap, K_FREE, 0);
+		if (done)
+			shmring_solo_publish(q, s, pos, lap, msg, len);
+		atomic_store_explicit(&sd->busy, 0, memory_order_release);
+		if (done)
+			return IPCQ_OK;
+	}
 	struct shmring_op op = { .kind = OP_PUT, .msg = msg, .len = len };
 	return shmring_run(q, &op, dl);
 }
 
 static int shmring_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl)
 {
+	struct shmring *q = st;
+	struct shmring_side *sd = &q->h->cons;
+	if (shmring_solo_enter(q, sd, &q->cons_safe)) {
+		uint64_t pos = atomic_load_explicit(&q->h->cons.hint, memory_order_relaxed);
+		struct shmring_slot *s = slot_at(q, pos);
+		uint64_t lap = lap_of(q, pos);
+		/* A whole message that fits; anything else (TOOBIG, skipped slots) is the general path's. */
+		bool done = atomic_load_explicit(&s->state, memory_order_acquire) == ST(lap, K_FULL, 0) &&
+		            atomic_load_explicit(&s->len, memory_order_relaxed) <= cap;
+		if (done)
+			shmring_take(q, s, pos, lap, buf, len, true);
+		atomic_store_explicit(&sd->busy, 0, memory_order_release);
+		if (done)
+			return IPCQ_OK;
+	}
 	struct shmring_op op = { .kind = OP_GET, .buf = buf, .cap = cap, .out_len = len };
-	return shmring_run(st, &op, dl);
+	return shmring_run(q, &op, dl);
 }
 
 static int shmring_poll(void *st, ipcq_deadline dl)
