@@ -928,7 +928,7 @@ static void chart_efficiency(struct out *o, const struct run *r)
 	struct { int mode, place; } series[MODE_N * MAX_PLACES];
 	int ns = 0, xs[MAX_MECHS], nx = 0;
 	bool left = false, right = false;
-	double lo = 1;
+	double lo = 1, hi = 1; /* hi past 1: the host changed speed between rows (a finding says so); keep them in view */
 	for (int mode = 0; mode < MODE_N; mode++)
 		for (int p = 0; p < r->nplaces; p++) {
 			const struct row *ring = find(r, "limit", "ring", -1, r->places[p], size);
@@ -940,10 +940,12 @@ static void chart_efficiency(struct out *o, const struct run *r)
 				if (!isnan(tp) && tp > 0) {
 					left = any = true;
 					lo = fmin(lo, tp);
+					hi = fmax(hi, tp);
 				}
 				if (!isnan(lat) && lat > 0) {
 					right = any = true;
 					lo = fmin(lo, lat);
+					hi = fmax(hi, lat);
 				}
 			}
 			if (any) {
@@ -1001,9 +1003,10 @@ static void chart_efficiency(struct out *o, const struct run *r)
 	         "p50 at the same placement%s (the headline table gives the inverse, p50 ÷ c2c).",
 	         size, left ? "" : " (no data: no stream row with a matching limit/ring row)",
 	         right ? "" : " (no data: no pingpong row with a matching limit/c2c row)");
-	double ymin = pow(10, floor(log10(lo)));
+	double ymin = pow(10, floor(log10(lo))), ymax = fmax(1.5, hi * 1.5);
 	char vars[200];
-	snprintf(vars, sizeof vars, "ymin=%g; n=%d; bw=%.3f; left=%d; right=%d", ymin, nx, step * 0.45, left, right);
+	snprintf(vars, sizeof vars, "ymin=%g; ymax=%g; n=%d; bw=%.3f; left=%d; right=%d", ymin, ymax, nx, step * 0.45,
+	         left, right);
 	chart_draw(o, c, "efficiency.gp", vars);
 }
 
@@ -1167,6 +1170,7 @@ static void chart_peers(struct out *o, const struct run *r, size_t hs, const cha
 /* --- findings ----------------------------------------------------------------------- */
 
 #define MAX_FINDINGS 128 /* its own and those `ipcbench run` wrote (context "findings") */
+#define LIMIT_SLACK 1.1 /* a row this far past a limit of its run says the machine changed speed, not the mechanism */
 
 struct findings {
 	char line[MAX_FINDINGS][400];
@@ -1281,6 +1285,23 @@ static void compute_findings(const struct run *r, struct findings *fs)
 		finding(fs, "Closest to limit/c2c (%s, %s round trip): %s %s, whose p50 is %s the cache-line round trip.", hp,
 		        ipcb_fmt_ns(val(c2c, C_MEAN), a, sizeof a), bl->mech, mode_names[bl->mode],
 		        fmt_ratio(val(bl, C_P50) / val(c2c, C_MEAN), b, sizeof b));
+	/*
+	 * A mechanism well past a limit of the same run is no result: the host
+	 * changed speed between the rows (a shared host does, for minutes at a
+	 * time), and every ratio to that limit in this run is off with it.
+	 */
+	if (bt && val(bt, C_IPS) > LIMIT_SLACK * val(ring, C_IPS))
+		finding(fs, "Warning: %s %s's stream (%s) is above limit/ring (%s) at %s, which no queue can pass: the "
+		            "machine ran at another speed when the limit rows ran. Ratios to limit/ring in this run are "
+		            "not to be trusted; run again and compare runs whose limit rows agree.",
+		        bt->mech, mode_names[bt->mode], ipcb_fmt_rate(val(bt, C_IPS), "msg/s", a, sizeof a),
+		        ipcb_fmt_rate(val(ring, C_IPS), "msg/s", b, sizeof b), hp);
+	if (bl && val(bl, C_P50) * LIMIT_SLACK < val(c2c, C_MEAN))
+		finding(fs, "Warning: %s %s's round-trip p50 (%s) is below limit/c2c (%s) at %s, faster than a cache line "
+		            "can go and come back: the machine ran at another speed when the limit rows ran. Ratios to "
+		            "limit/c2c in this run are not to be trusted; run again and compare runs whose limit rows agree.",
+		        bl->mech, mode_names[bl->mode], ipcb_fmt_ns(val(bl, C_P50), a, sizeof a),
+		        ipcb_fmt_ns(val(c2c, C_MEAN), b, sizeof b), hp);
 	/* modes a mechanism was not measured in */
 	for (int m = 0; m < r->nmechs; m++)
 		for (int mode = 0; mode < MODE_N; mode++) {

@@ -4,8 +4,9 @@
 # the same placement (the inverse of "p50 is N times the cache-line round trip").
 #
 # Written by `ipcbench report`, which also writes the data file; re-run by hand:
-#   gnuplot -e "datafile='efficiency.dat'; out='x.svg'; ymin=1e-4; n=6; bw=0.09; left=1; right=1" efficiency.gp
-# Variables: datafile, out (.svg or .png), ymin (bottom of the y axis),
+#   gnuplot -e "datafile='efficiency.dat'; out='x.svg'; ymin=1e-4; ymax=1.5; n=6; bw=0.09; left=1; right=1" efficiency.gp
+# Variables: datafile, out (.svg or .png), ymin and ymax (the y axis; ymax above
+#   1.5 only when a row passed its limit, i.e. the host changed speed mid-run),
 #   n (number of mechanisms), bw (half a bar's width), left/right (1 = draw the panel).
 # Data: index 0 the x axis: rows x "mechanism"; then one block per series
 #   (mode and placement), header "x <throughput title> <latency title>"
@@ -13,6 +14,7 @@
 if (!exists("datafile")) datafile = 'efficiency.dat'
 if (!exists("out")) out = 'efficiency.svg'
 if (!exists("ymin")) ymin = 1e-4
+if (!exists("ymax")) ymax = 1.5
 if (!exists("n")) n = 6
 if (!exists("bw")) bw = 0.09
 if (!exists("left")) left = 1
@@ -33,7 +35,7 @@ set linetype 6 lc rgb '#CC79A7'
 set linetype cycle 6
 
 set logscale y
-set yrange [ymin:1.5]
+set yrange [ymin:ymax]
 set format y '%g'
 set grid ytics mytics lc rgb '#dddddd'
 set xrange [-0.6:n-0.4]

@@ -99,6 +99,29 @@ rm "$run/report/efficiency.svg"
 (cd "$run/report" && sh replot.sh) || fail "report/replot.sh failed"
 [[ -s $run/report/efficiency.svg ]] || fail "replot.sh did not redraw efficiency.svg"
 
+# Limit rows taken while the machine ran faster than for the rest of the run
+# (limit/ring cut to 1/100, limit/c2c made 10000x slower): the report must warn
+# that its ratios to them are not to be trusted - and must not warn otherwise.
+grep -q '^- Warning: .* limit/' "$run/report.md" && fail "report.md warns about the limit rows of a steady run"
+slow=$tmp/slow-limits
+mkdir "$slow"
+python3 - "$data/results.json" "$slow/results.json" <<'PY' || fail "could not write the slow-limits fixture"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for b in d["benchmarks"]:
+    if b["name"].startswith("limit/ring/"):
+        b["items_per_second"] /= 100
+    if b["name"].startswith("limit/c2c/"):
+        for k in ("real_time", "cpu_time", "rtt_mean_ns"):
+            b[k] *= 10000
+json.dump(d, open(sys.argv[2], "w"))
+PY
+"$bin" report "$slow" >/dev/null || fail "ipcbench report $slow exited $?"
+grep -q '^- Warning: .*stream .* is above limit/ring' "$slow/report.md" ||
+  fail "report.md does not warn about a stream above limit/ring"
+grep -q '^- Warning: .*p50 .* is below limit/c2c' "$slow/report.md" ||
+  fail "report.md does not warn about a p50 below limit/c2c"
+
 # Two runs on the same charts.
 mkdir "$tmp/run2"
 cp "$data/results.json" "$tmp/run2/"
