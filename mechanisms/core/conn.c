@@ -12,13 +12,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-static int conn_fail(const void *c, int status, const char *msg)
-{
-	ipcq__fail(status, 0, "%s", msg);
-	ipcq__err_bind(c, status);
-	return status;
-}
-
 static int open_queue(const ipcq_mech *m, const ipcq_config *cfg, ipcq **q)
 {
 	int st = ipcq__queue_new(m, cfg, q);
@@ -56,10 +49,10 @@ static int open_native_pair(const ipcq_mech *m, const ipcq_config *cfg, ipcq **q
 int ipcq_pipe(const ipcq_mech *m, const ipcq_config *cfg, bool duplex, ipcq_conn **a, ipcq_conn **b)
 {
 	if (!a || !b)
-		return conn_fail(NULL, IPCQ_INVAL, "ipcq_pipe: a result pointer is NULL");
+		return ipcq__fail_on(NULL, IPCQ_INVAL, "%s", "ipcq_pipe: a result pointer is NULL");
 	*a = *b = NULL;
 	if (cfg && cfg->name)
-		return conn_fail(NULL, IPCQ_INVAL,
+		return ipcq__fail_on(NULL, IPCQ_INVAL, "%s",
 		                 "ipcq_pipe: a pipe is private (both ends of one name would be one queue); leave "
 		                 "cfg.name NULL, or open named queues with ipcq_open, one per direction");
 	ipcq_conn *ca = calloc(1, sizeof *ca), *cb = calloc(1, sizeof *cb);
@@ -103,11 +96,11 @@ int ipcq_pipe(const ipcq_mech *m, const ipcq_config *cfg, bool duplex, ipcq_conn
 static int conn_usable(ipcq_conn *c, ipcq *q, const char *call, const char *wrong_end)
 {
 	if (!c)
-		return conn_fail(NULL, IPCQ_INVAL, "the connection is NULL");
+		return ipcq__fail_on(NULL, IPCQ_INVAL, "%s", "the connection is NULL");
 	if (c->closed)
-		return conn_fail(c, IPCQ_CLOSED, call);
+		return ipcq__fail_on(c, IPCQ_CLOSED, "%s", call);
 	if (!q)
-		return conn_fail(c, IPCQ_BADDIR, wrong_end);
+		return ipcq__fail_on(c, IPCQ_BADDIR, "%s", wrong_end);
 	return IPCQ_OK;
 }
 
@@ -147,7 +140,7 @@ int ipcq_conn_close(ipcq_conn *c)
 	if (!c)
 		return IPCQ_OK;
 	if (c->closed)
-		return conn_fail(c, IPCQ_CLOSED, "close: this end was already closed");
+		return ipcq__fail_on(c, IPCQ_CLOSED, "%s", "close: this end was already closed");
 	c->closed = true;
 	if (c->tx && c->tx == c->rx) {
 		drop_role(c->tx, IPCQ_PRODUCER | IPCQ_CONSUMER);

@@ -30,6 +30,25 @@ void ipcq__err_bind(const void *handle, int status);
 /* Forgets any recorded error (a call starts clean). */
 void ipcq__err_clear(void);
 
+/* Statuses up to IPCQ_EOF are answers, not failures: no message to keep. */
+#define FAILED(st) ((st) > IPCQ_EOF)
+
+/* Records status with fmt (one %s: what) as handle's error; returns status. */
+static inline int ipcq__fail_on(const void *handle, int status, const char *fmt, const char *what)
+{
+	ipcq__fail(status, 0, fmt, what);
+	ipcq__err_bind(handle, status);
+	return status;
+}
+
+/* A mechanism's answer, its error (if any) made handle's; returns st. */
+static inline int ipcq__bound(const void *handle, int st)
+{
+	if (FAILED(st))
+		ipcq__err_bind(handle, st);
+	return st;
+}
+
 /* Keeps a closed handle's memory reachable so a late call answers CLOSED. */
 void ipcq__tombstone(void *p);
 

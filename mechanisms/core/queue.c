@@ -11,16 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Statuses up to IPCQ_EOF are answers, not failures: no message to keep. */
-#define FAILED(st) ((st) > IPCQ_EOF)
-
-static int fail_on(const void *handle, int status, const char *fmt, const char *what)
-{
-	ipcq__fail(status, 0, fmt, what);
-	ipcq__err_bind(handle, status);
-	return status;
-}
-
 /*
  * Closed handles stay allocated and reachable (so leak checkers stay quiet):
  * a call on one answers IPCQ_CLOSED instead of touching freed memory. What
@@ -125,7 +115,7 @@ int ipcq__queue_new(const ipcq_mech *m, const ipcq_config *cfg, ipcq **out)
 int ipcq_open(const ipcq_mech *m, const ipcq_config *cfg, ipcq **out)
 {
 	if (!out)
-		return fail_on(NULL, IPCQ_INVAL, "%s", "ipcq_open: the result pointer is NULL");
+		return ipcq__fail_on(NULL, IPCQ_INVAL, "%s", "ipcq_open: the result pointer is NULL");
 	*out = NULL;
 	ipcq *q;
 	int st = ipcq__queue_new(m, cfg, &q);
@@ -148,11 +138,11 @@ int ipcq_open(const ipcq_mech *m, const ipcq_config *cfg, ipcq **out)
 static int usable(ipcq *q, const void *handle, unsigned role, const char *call)
 {
 	if (!q)
-		return fail_on(NULL, IPCQ_INVAL, "%s: the queue is NULL", call);
+		return ipcq__fail_on(NULL, IPCQ_INVAL, "%s: the queue is NULL", call);
 	if (q->closed)
-		return fail_on(handle, IPCQ_CLOSED, "%s: the queue was closed in this process", call);
+		return ipcq__fail_on(handle, IPCQ_CLOSED, "%s: the queue was closed in this process", call);
 	if (role && !(q->roles & role))
-		return fail_on(handle, IPCQ_CLOSED,
+		return ipcq__fail_on(handle, IPCQ_CLOSED,
 		               role == IPCQ_PRODUCER ? "%s: this process released the producer role"
 		                                     : "%s: this process released the consumer role",
 		               call);
@@ -165,21 +155,17 @@ int ipcq__put(ipcq *q, const void *handle, const void *msg, size_t len, int64_t 
 	if (st != IPCQ_OK)
 		return st;
 	if (len && !msg)
-		return fail_on(handle, IPCQ_INVAL, "%s: msg is NULL with a non-zero length", "put");
+		return ipcq__fail_on(handle, IPCQ_INVAL, "%s: msg is NULL with a non-zero length", "put");
 	if (len > q->cfg.max_msg) {
 		ipcq__fail(IPCQ_TOOBIG, 0,
 		           "put: message of %zu bytes exceeds max_msg %zu of this %s queue; nothing was "
 		           "queued: open it with a larger max_msg",
 		           len, q->cfg.max_msg, q->mech->name);
-		ipcq__err_bind(handle, IPCQ_TOOBIG);
-		return IPCQ_TOOBIG;
+		return ipcq__bound(handle, IPCQ_TOOBIG);
 	}
 	if (!len && !(q->mech->caps & IPCQ_CAP_ZEROLEN))
-		return fail_on(handle, IPCQ_UNSUPPORTED, "put: %s cannot carry zero-length messages", q->mech->name);
-	st = q->mech->put(q->state, msg, len, ipcq__deadline(timeout_ns));
-	if (FAILED(st))
-		ipcq__err_bind(handle, st);
-	return st;
+		return ipcq__fail_on(handle, IPCQ_UNSUPPORTED, "put: %s cannot carry zero-length messages", q->mech->name);
+	return ipcq__bound(handle, q->mech->put(q->state, msg, len, ipcq__deadline(timeout_ns)));
 }
 
 int ipcq__get(ipcq *q, const void *handle, void *buf, size_t cap, size_t *len, int64_t timeout_ns)
@@ -188,11 +174,8 @@ int ipcq__get(ipcq *q, const void *handle, void *buf, size_t cap, size_t *len, i
 	if (st != IPCQ_OK)
 		return st;
 	if (!len || (cap && !buf))
-		return fail_on(handle, IPCQ_INVAL, "%s: len is NULL, or buf is NULL with a non-zero cap", "get");
-	st = q->mech->get(q->state, buf, cap, len, ipcq__deadline(timeout_ns));
-	if (FAILED(st))
-		ipcq__err_bind(handle, st);
-	return st;
+		return ipcq__fail_on(handle, IPCQ_INVAL, "%s: len is NULL, or buf is NULL with a non-zero cap", "get");
+	return ipcq__bound(handle, q->mech->get(q->state, buf, cap, len, ipcq__deadline(timeout_ns)));
 }
 
 int ipcq__poll_queue(ipcq *q, const void *handle, int64_t timeout_ns)
@@ -200,10 +183,7 @@ int ipcq__poll_queue(ipcq *q, const void *handle, int64_t timeout_ns)
 	int st = usable(q, handle, IPCQ_CONSUMER, "poll");
 	if (st != IPCQ_OK)
 		return st;
-	st = q->mech->poll(q->state, ipcq__deadline(timeout_ns));
-	if (FAILED(st))
-		ipcq__err_bind(handle, st);
-	return st;
+	return ipcq__bound(handle, q->mech->poll(q->state, ipcq__deadline(timeout_ns)));
 }
 
 int ipcq_put(ipcq *q, const void *msg, size_t len, int64_t timeout_ns)
@@ -228,16 +208,9 @@ static int zc_usable(ipcq *q, unsigned role, const char *call)
 {
 	int st = usable(q, q, role, call);
 	if (st == IPCQ_OK && !q->mech->reserve)
-		return fail_on(q, IPCQ_UNSUPPORTED,
+		return ipcq__fail_on(q, IPCQ_UNSUPPORTED,
 		               "%s: this mechanism has no zero-copy path (no IPCQ_CAP_ZEROCOPY); use ipcq_put and ipcq_get",
 		               call);
-	return st;
-}
-
-static int zc_done(ipcq *q, int st)
-{
-	if (FAILED(st))
-		ipcq__err_bind(q, st);
 	return st;
 }
 
@@ -247,16 +220,16 @@ int ipcq_reserve(ipcq *q, size_t len, void **buf, int64_t timeout_ns)
 	if (st != IPCQ_OK)
 		return st;
 	if (!buf)
-		return fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "reserve");
+		return ipcq__fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "reserve");
 	*buf = NULL;
 	if (len > q->cfg.max_msg) {
 		ipcq__fail(IPCQ_TOOBIG, 0,
 		           "reserve: %zu bytes exceed max_msg %zu of this %s queue; nothing was reserved: open it "
 		           "with a larger max_msg",
 		           len, q->cfg.max_msg, q->mech->name);
-		return zc_done(q, IPCQ_TOOBIG);
+		return ipcq__bound(q, IPCQ_TOOBIG);
 	}
-	return zc_done(q, q->mech->reserve(q->state, len, buf, ipcq__deadline(timeout_ns)));
+	return ipcq__bound(q, q->mech->reserve(q->state, len, buf, ipcq__deadline(timeout_ns)));
 }
 
 int ipcq_commit(ipcq *q, void *buf, size_t len)
@@ -265,10 +238,10 @@ int ipcq_commit(ipcq *q, void *buf, size_t len)
 	if (st != IPCQ_OK)
 		return st;
 	if (!buf)
-		return fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "commit");
+		return ipcq__fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "commit");
 	if (!len && !(q->mech->caps & IPCQ_CAP_ZEROLEN))
-		return fail_on(q, IPCQ_UNSUPPORTED, "commit: %s cannot carry zero-length messages", q->mech->name);
-	return zc_done(q, q->mech->commit(q->state, buf, len));
+		return ipcq__fail_on(q, IPCQ_UNSUPPORTED, "commit: %s cannot carry zero-length messages", q->mech->name);
+	return ipcq__bound(q, q->mech->commit(q->state, buf, len));
 }
 
 int ipcq_cancel(ipcq *q, void *buf)
@@ -277,8 +250,8 @@ int ipcq_cancel(ipcq *q, void *buf)
 	if (st != IPCQ_OK)
 		return st;
 	if (!buf)
-		return fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "cancel");
-	return zc_done(q, q->mech->cancel(q->state, buf));
+		return ipcq__fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "cancel");
+	return ipcq__bound(q, q->mech->cancel(q->state, buf));
 }
 
 int ipcq_peek(ipcq *q, const void **buf, size_t *len, int64_t timeout_ns)
@@ -287,9 +260,9 @@ int ipcq_peek(ipcq *q, const void **buf, size_t *len, int64_t timeout_ns)
 	if (st != IPCQ_OK)
 		return st;
 	if (!buf || !len)
-		return fail_on(q, IPCQ_INVAL, "%s: buf or len is NULL", "peek");
+		return ipcq__fail_on(q, IPCQ_INVAL, "%s: buf or len is NULL", "peek");
 	*buf = NULL;
-	return zc_done(q, q->mech->peek(q->state, buf, len, ipcq__deadline(timeout_ns)));
+	return ipcq__bound(q, q->mech->peek(q->state, buf, len, ipcq__deadline(timeout_ns)));
 }
 
 int ipcq_consume(ipcq *q, const void *buf)
@@ -298,8 +271,8 @@ int ipcq_consume(ipcq *q, const void *buf)
 	if (st != IPCQ_OK)
 		return st;
 	if (!buf)
-		return fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "consume");
-	return zc_done(q, q->mech->consume(q->state, buf));
+		return ipcq__fail_on(q, IPCQ_INVAL, "%s: buf is NULL", "consume");
+	return ipcq__bound(q, q->mech->consume(q->state, buf));
 }
 
 int ipcq_qsize(ipcq *q, size_t *n)
@@ -308,13 +281,10 @@ int ipcq_qsize(ipcq *q, size_t *n)
 	if (st != IPCQ_OK)
 		return st;
 	if (!n)
-		return fail_on(q, IPCQ_INVAL, "%s: n is NULL", "qsize");
+		return ipcq__fail_on(q, IPCQ_INVAL, "%s: n is NULL", "qsize");
 	if (!q->mech->qsize)
-		return fail_on(q, IPCQ_UNSUPPORTED, "qsize: %s cannot count its messages", q->mech->name);
-	st = q->mech->qsize(q->state, n);
-	if (FAILED(st))
-		ipcq__err_bind(q, st);
-	return st;
+		return ipcq__fail_on(q, IPCQ_UNSUPPORTED, "qsize: %s cannot count its messages", q->mech->name);
+	return ipcq__bound(q, q->mech->qsize(q->state, n));
 }
 
 bool ipcq_empty(ipcq *q)
@@ -336,15 +306,12 @@ int ipcq__release(ipcq *q, const void *handle, unsigned roles)
 	if (st != IPCQ_OK)
 		return st;
 	if (roles & ~(IPCQ_PRODUCER | IPCQ_CONSUMER))
-		return fail_on(handle, IPCQ_INVAL, "%s: roles are IPCQ_PRODUCER and/or IPCQ_CONSUMER", "release");
+		return ipcq__fail_on(handle, IPCQ_INVAL, "%s: roles are IPCQ_PRODUCER and/or IPCQ_CONSUMER", "release");
 	unsigned held = roles & q->roles;
 	if (!held)
 		return IPCQ_OK;
 	q->roles &= ~held;
-	st = q->mech->release(q->state, held);
-	if (FAILED(st))
-		ipcq__err_bind(handle, st);
-	return st;
+	return ipcq__bound(handle, q->mech->release(q->state, held));
 }
 
 int ipcq_release(ipcq *q, unsigned roles)
@@ -357,7 +324,7 @@ int ipcq_close(ipcq *q)
 	if (!q)
 		return IPCQ_OK; /* what a failed open leaves */
 	if (q->closed)
-		return fail_on(q, IPCQ_CLOSED, "%s: the queue was already closed", "close");
+		return ipcq__fail_on(q, IPCQ_CLOSED, "%s: the queue was already closed", "close");
 	q->closed = true;
 	q->roles = 0;
 	q->mech->close(q->state);
@@ -372,7 +339,7 @@ int ipcq_get_config(ipcq *q, ipcq_config *out)
 	if (st != IPCQ_OK)
 		return st;
 	if (!out)
-		return fail_on(q, IPCQ_INVAL, "%s: out is NULL", "get_config");
+		return ipcq__fail_on(q, IPCQ_INVAL, "%s: out is NULL", "get_config");
 	*out = q->cfg;
 	return IPCQ_OK;
 }

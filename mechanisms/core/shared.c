@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Statuses up to IPCQ_EOF are answers, not failures: no message to keep. */
-#define FAILED(st) ((st) > IPCQ_EOF)
-
 struct ipcq_shared {
 	const ipcq_mech *mech;
 	ipcq_config cfg; /* defaults filled in; name/endpoint not kept */
@@ -19,17 +16,10 @@ struct ipcq_shared {
 	void *state;     /* mech->state_size bytes */
 };
 
-static int fail_on(const void *handle, int status, const char *fmt, const char *what)
-{
-	ipcq__fail(status, 0, fmt, what);
-	ipcq__err_bind(handle, status);
-	return status;
-}
-
 int ipcq_shared_open(const ipcq_mech *m, const ipcq_config *cfg, ipcq_shared **out)
 {
 	if (!out)
-		return fail_on(NULL, IPCQ_INVAL, "%s", "ipcq_shared_open: the result pointer is NULL");
+		return ipcq__fail_on(NULL, IPCQ_INVAL, "%s", "ipcq_shared_open: the result pointer is NULL");
 	*out = NULL;
 	ipcq_config full;
 	int st = ipcq__config_fill(m, cfg, &full);
@@ -72,11 +62,11 @@ int ipcq_shared_open(const ipcq_mech *m, const ipcq_config *cfg, ipcq_shared **o
 static int usable(ipcq_shared *s, const char *key, const char *call)
 {
 	if (!s)
-		return fail_on(NULL, IPCQ_INVAL, "%s: the shared-values handle is NULL", call);
+		return ipcq__fail_on(NULL, IPCQ_INVAL, "%s: the shared-values handle is NULL", call);
 	if (s->closed)
-		return fail_on(s, IPCQ_CLOSED, "%s: the shared values were closed in this process", call);
+		return ipcq__fail_on(s, IPCQ_CLOSED, "%s: the shared values were closed in this process", call);
 	if (!key || !*key)
-		return fail_on(s, IPCQ_INVAL, "%s: the key is NULL or empty", call);
+		return ipcq__fail_on(s, IPCQ_INVAL, "%s: the key is NULL or empty", call);
 	size_t n = strnlen(key, IPCQ_SHARED_KEY_MAX + 1);
 	if (n > IPCQ_SHARED_KEY_MAX) {
 		ipcq__fail(IPCQ_INVAL, 0,
@@ -88,29 +78,21 @@ static int usable(ipcq_shared *s, const char *key, const char *call)
 	return IPCQ_OK;
 }
 
-static int bound(ipcq_shared *s, int st)
-{
-	if (FAILED(st))
-		ipcq__err_bind(s, st);
-	return st;
-}
-
 int ipcq_shared_set(ipcq_shared *s, const char *key, const void *val, size_t len)
 {
 	int st = usable(s, key, "shared_set");
 	if (st != IPCQ_OK)
 		return st;
 	if (len && !val)
-		return fail_on(s, IPCQ_INVAL, "%s: val is NULL with a non-zero length", "shared_set");
+		return ipcq__fail_on(s, IPCQ_INVAL, "%s: val is NULL with a non-zero length", "shared_set");
 	if (len > s->cfg.max_msg) {
 		ipcq__fail(IPCQ_TOOBIG, 0,
 		           "shared_set: value of %zu bytes exceeds max_msg %zu of this %s table; nothing was "
 		           "stored: open it with a larger max_msg",
 		           len, s->cfg.max_msg, s->mech->name);
-		ipcq__err_bind(s, IPCQ_TOOBIG);
-		return IPCQ_TOOBIG;
+		return ipcq__bound(s, IPCQ_TOOBIG);
 	}
-	return bound(s, s->mech->shared_set(s->state, key, val, len));
+	return ipcq__bound(s, s->mech->shared_set(s->state, key, val, len));
 }
 
 int ipcq_shared_get(ipcq_shared *s, const char *key, void *buf, size_t cap, size_t *len)
@@ -119,8 +101,8 @@ int ipcq_shared_get(ipcq_shared *s, const char *key, void *buf, size_t cap, size
 	if (st != IPCQ_OK)
 		return st;
 	if (!len || (cap && !buf))
-		return fail_on(s, IPCQ_INVAL, "%s: len is NULL, or buf is NULL with a non-zero cap", "shared_get");
-	return bound(s, s->mech->shared_get(s->state, key, buf, cap, len));
+		return ipcq__fail_on(s, IPCQ_INVAL, "%s: len is NULL, or buf is NULL with a non-zero cap", "shared_get");
+	return ipcq__bound(s, s->mech->shared_get(s->state, key, buf, cap, len));
 }
 
 int ipcq_shared_add(ipcq_shared *s, const char *key, int64_t delta, int64_t *result)
@@ -129,7 +111,7 @@ int ipcq_shared_add(ipcq_shared *s, const char *key, int64_t delta, int64_t *res
 	if (st != IPCQ_OK)
 		return st;
 	int64_t ignored;
-	return bound(s, s->mech->shared_add(s->state, key, delta, result ? result : &ignored));
+	return ipcq__bound(s, s->mech->shared_add(s->state, key, delta, result ? result : &ignored));
 }
 
 int ipcq_shared_cas(ipcq_shared *s, const char *key, int64_t expect, int64_t desired, bool *swapped)
@@ -138,7 +120,7 @@ int ipcq_shared_cas(ipcq_shared *s, const char *key, int64_t expect, int64_t des
 	if (st != IPCQ_OK)
 		return st;
 	bool ignored;
-	return bound(s, s->mech->shared_cas(s->state, key, expect, desired, swapped ? swapped : &ignored));
+	return ipcq__bound(s, s->mech->shared_cas(s->state, key, expect, desired, swapped ? swapped : &ignored));
 }
 
 int ipcq_shared_close(ipcq_shared *s)
@@ -146,7 +128,7 @@ int ipcq_shared_close(ipcq_shared *s)
 	if (!s)
 		return IPCQ_OK; /* what a failed open leaves */
 	if (s->closed)
-		return fail_on(s, IPCQ_CLOSED, "%s: the shared values were already closed", "shared_close");
+		return ipcq__fail_on(s, IPCQ_CLOSED, "%s: the shared values were already closed", "shared_close");
 	s->closed = true;
 	s->mech->shared_close(s->state);
 	free(s->state);
