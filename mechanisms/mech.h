@@ -259,6 +259,8 @@ bool ipcq__life_gone(const struct ipcq__life *l, unsigned role);
 int ipcq__life_fd(const struct ipcq__life *l, unsigned role);
 /* True once process pid has ended: gone, or a zombie (killed, not yet reaped); false while unsure. */
 bool ipcq__pid_ended(pid_t pid);
+/* Fills buf with n random bytes (getrandom); OK, or the failure recorded as "<what>: getrandom: ...". */
+int ipcq__random(void *buf, size_t n, const char *what);
 /*
  * Runs fn(arg) in a grandchild in a session of its own - never the caller's
  * child, so never reaped, waited for or signalled with it - with fds[0..n)

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,6 +68,17 @@ bool ipcq__life_gone(const struct ipcq__life *l, unsigned role)
 		r = poll(&p, 1, 0);
 	while (r < 0 && errno == EINTR);
 	return r > 0 && (p.revents & (POLLHUP | POLLERR));
+}
+
+int ipcq__random(void *buf, size_t n, const char *what)
+{
+	ssize_t got;
+	do
+		got = getrandom(buf, n, 0);
+	while (got < 0 && errno == EINTR);
+	if (got != (ssize_t)n)
+		return ipcq__sys(got < 0 ? errno : EIO, "%s: getrandom", what);
+	return IPCQ_OK;
 }
 
 bool ipcq__pid_ended(pid_t pid)

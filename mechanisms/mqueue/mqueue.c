@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -267,12 +266,9 @@ static int mqueue_create(struct mqueue *q, size_t capacity, size_t max_msg)
 	char name[64];
 	for (int tries = 0;; tries++) {
 		uint64_t r;
-		ssize_t got;
-		do
-			got = getrandom(&r, sizeof r, 0);
-		while (got < 0 && errno == EINTR);
-		if (got != (ssize_t)sizeof r)
-			return ipcq__sys(got < 0 ? errno : EIO, "mqueue: getrandom for a private queue name");
+		int rc = ipcq__random(&r, sizeof r, "mqueue: a private queue name");
+		if (rc != IPCQ_OK)
+			return rc;
 		snprintf(name, sizeof name, "/ipcq-%ld-%016" PRIx64, (long)getpid(), r);
 		q->mqd = mq_open(name, O_RDWR | O_CREAT | O_EXCL | O_NONBLOCK | O_CLOEXEC, 0600, &attr);
 		if (q->mqd != (mqd_t)-1)

@@ -93,7 +93,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -960,12 +959,9 @@ static struct rep *endpoint_open(const ipcq_config *cfg, int *rc)
 static int key_prefix(char *out, size_t cap)
 {
 	uint64_t r[2];
-	ssize_t got;
-	do
-		got = getrandom(r, sizeof r, 0);
-	while (got < 0 && errno == EINTR);
-	if (got != (ssize_t)sizeof r)
-		return ipcq__sys(got < 0 ? errno : EIO, "redis: getrandom for a key name");
+	int rc = ipcq__random(r, sizeof r, "redis: a key name");
+	if (rc != IPCQ_OK)
+		return rc;
 	snprintf(out, cap, "ipcq:%016" PRIx64 "%016" PRIx64, r[0], r[1]);
 	return IPCQ_OK;
 }
@@ -1639,12 +1635,9 @@ static int lease_id(char *out, size_t cap)
 {
 	char host[64] = "";
 	uint32_t r;
-	ssize_t got;
-	do
-		got = getrandom(&r, sizeof r, 0);
-	while (got < 0 && errno == EINTR);
-	if (got != (ssize_t)sizeof r)
-		return ipcq__sys(got < 0 ? errno : EIO, "redis: getrandom for a lease id");
+	int rc = ipcq__random(&r, sizeof r, "redis: a lease id");
+	if (rc != IPCQ_OK)
+		return rc;
 	gethostname(host, sizeof host - 1);
 	snprintf(out, cap, "%.40s:%d:%08" PRIx32, host, (int)getpid(), r);
 	return IPCQ_OK;
