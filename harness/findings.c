@@ -743,15 +743,20 @@ int ipcb_results_amend(const char *path, const double *speedup, const double *ef
 			free(text);
 		}
 	}
+	return ipcb_results_save(root, path, "the speedups and findings", err, errlen);
+}
+
+int ipcb_results_save(json_t *root, const char *path, const char *what, char *err, size_t errlen)
+{
 	char tmp[1100];
 	snprintf(tmp, sizeof tmp, "%.1000s.tmp", path);
+	int rc = 0;
 	if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) != 0 ||
 	    rename(tmp, path) != 0) {
-		snprintf(err, errlen, "%s: cannot write the speedups and findings back", path);
+		snprintf(err, errlen, "%s: cannot write %s back", path, what);
 		remove(tmp);
-		json_decref(root);
-		return -1;
+		rc = -1;
 	}
 	json_decref(root);
-	return 0;
+	return rc;
 }

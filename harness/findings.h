@@ -34,5 +34,9 @@ void ipcb_findings_print(const struct ipcb_findings *f, FILE *out);
  * newlines). 0, or -1 with err. */
 int ipcb_results_amend(const char *path, const double *speedup, const double *efficiency,
                        const struct ipcb_findings *f, char *err, size_t errlen);
+struct json_t; /* jansson's json_t */
+/* Writes an amended results.json (root, which it releases) over path through a
+ * temporary file, so a reader never sees half of it. 0, or -1 with err naming what. */
+int ipcb_results_save(struct json_t *root, const char *path, const char *what, char *err, size_t errlen);
 
 #endif

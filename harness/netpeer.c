@@ -8,6 +8,7 @@
  */
 #include "netpeer.h"
 #include "env.h"
+#include "findings.h"
 #include "hist.h"
 #include "payload.h"
 #include "peer.h"
@@ -692,17 +693,7 @@ int ipcb_peer_amend(const char *path, const char *addr, char *err, size_t errlen
 	json_t *p = json_deep_copy(peer_env);
 	json_object_set_new(p, "address", json_string(addr));
 	json_object_set_new(ctx, "peer", p);
-	char tmp[1100];
-	snprintf(tmp, sizeof tmp, "%.1000s.tmp", path);
-	if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) != 0 ||
-	    rename(tmp, path) != 0) {
-		snprintf(err, errlen, "%s: cannot write the agent's environment back", path);
-		remove(tmp);
-		json_decref(root);
-		return -1;
-	}
-	json_decref(root);
-	return 0;
+	return ipcb_results_save(root, path, "the agent's environment", err, errlen);
 }
 
 /* Opens the benchmark's connection: the request, then the agent's OK with its CPU. */
