@@ -8,7 +8,7 @@
 
 static void test_every_byte(void)
 {
-	static const size_t sizes[] = { 8, 9, 15, 16, 17, 64, 4096, 4101, 9000 };
+	static const size_t sizes[] = { 8, 9, 15, 16, 17, 39, 40, 47, 48, 64, 100, 264, 265, 4096, 4101, 9000 };
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 		size_t n = sizes[i];
 		unsigned char *m = malloc(n);
