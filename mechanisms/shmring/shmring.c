@@ -977,29 +977,34 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 	atomic_uint *word = room ? &q->h->room_futex : &q->h->data_futex;
 	bool slept = false;
 	for (;;) {
-		atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
-		unsigned v = atomic_load_explicit(word, memory_order_seq_cst);
-		/* A solo publisher reads the count with no fence after its store. */
-		struct shmring_side *them = room ? &q->h->cons : &q->h->prod;
-		if (q->solo && atomic_load_explicit(&them->shared, memory_order_acquire) != SETTLED)
-			shmring_fence_others();
 		/*
-		 * The last looks, at the ring and then at the lifelines, come after
-		 * announcing ourselves and reading the word: a publish, or a release
-		 * (which closes its lifeline before it bumps the word), that they
-		 * miss changes the word, and the wait returns at once.
+		 * The word, then the lifelines: a release closes its lifeline before
+		 * it bumps the word, so one these looks miss makes the wait return
+		 * at once. They are system calls, made before we count ourselves in:
+		 * while we are counted, every publish makes a futex call too (a 2x2
+		 * stream made one every ten messages with them inside).
 		 */
-		rc = shmring_attempt(q, op, false, &sk);
-		if (rc == NOTREADY)
-			rc = shmring_look_around(q, op, &sk);
+		unsigned v = atomic_load_explicit(word, memory_order_seq_cst);
+		rc = shmring_look_around(q, op, &sk);
 		int64_t left = ipcq__remaining_ns(dl);
-		bool woken = false;
-		if (rc == NOTREADY && left != 0) {
-			woken = shmring_futex_wait(word, v, left < 0 || left > q->nap_ns ? q->nap_ns : left);
-			slept = true;
+		if (rc == NOTREADY && left == 0) {
+			rc = shmring_attempt(q, op, false, &sk);
+		} else if (rc == NOTREADY) {
+			atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
+			/* A solo publisher reads the count with no fence after its store. */
+			struct shmring_side *them = room ? &q->h->cons : &q->h->prod;
+			if (q->solo && atomic_load_explicit(&them->shared, memory_order_acquire) != SETTLED)
+				shmring_fence_others();
+			/* The last look at the ring, once counted: a publish it misses changes the word. */
+			rc = shmring_attempt(q, op, false, &sk);
+			bool woken = false;
+			if (rc == NOTREADY) {
+				woken = shmring_futex_wait(word, v, left < 0 || left > q->nap_ns ? q->nap_ns : left);
+				slept = true;
+			}
+			if (!woken) /* else our waker took us off */
+				atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
 		}
-		if (!woken) /* else our waker took us off */
-			atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
 		if (rc != NOTREADY)
 			return shmring_pass_on(rc, op, slept, waiters, word);
 		if (left == 0)
