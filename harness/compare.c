@@ -68,6 +68,8 @@ struct run {
 	json_t *context; /* may be NULL */
 	struct series *s;
 	size_t ns;
+	double *host;    /* the rows' host_c2c_ns (ipcbench run's host probe), when they have one */
+	size_t nhost, caphost;
 };
 
 static void run_free(struct run *r)
@@ -76,6 +78,7 @@ static void run_free(struct run *r)
 		for (size_t m = 0; m < NMETRICS; m++)
 			free(r->s[i].v[m]);
 	free(r->s);
+	free(r->host);
 	json_decref(r->root);
 	memset(r, 0, sizeof *r);
 }
@@ -213,6 +216,17 @@ static int run_load(struct run *r, const char *path, FILE *err)
 			continue;
 		}
 		s->rows++;
+		json_t *h = json_object_get(b, "host_c2c_ns");
+		if (json_is_number(h) && json_number_value(h) > 0) {
+			if (r->nhost == r->caphost) {
+				size_t cap = r->caphost ? 2 * r->caphost : 64;
+				double *p = realloc(r->host, cap * sizeof *p);
+				if (!p)
+					goto nomem;
+				r->host = p, r->caphost = cap;
+			}
+			r->host[r->nhost++] = json_number_value(h);
+		}
 		for (size_t m = 0; m < NMETRICS; m++) {
 			json_t *v = json_object_get(b, metrics[m].name);
 			if (!json_is_number(v))
@@ -279,6 +293,29 @@ static int check_machine(const struct run *a, const struct run *b, bool force, F
 	fprintf(err, "  Timings from different machines differ for reasons other than the code. Compare two runs "
 	             "from one machine (ci/gate keeps one baseline per machine), or pass --force.\n");
 	return -1;
+}
+
+/* Past this ratio between the two runs' median host probes, a change may be the host's. */
+#define HOST_DRIFT 1.5
+
+/*
+ * A warning (the verdicts stand) when the two runs met the host in different
+ * states: on a VM whose cache-line round trip moves 6x between spells, a 2x
+ * "regression" can be the host's alone.
+ */
+static void check_host(const struct run *a, const struct run *b, FILE *err)
+{
+	if (!a->nhost || !b->nhost)
+		return;
+	double ha = ipcb_median(a->host, a->nhost), hb = ipcb_median(b->host, b->nhost);
+	double k = ha > hb ? ha / hb : hb / ha;
+	if (!(k > HOST_DRIFT))
+		return;
+	fprintf(err,
+	        "ipcbench compare: warning: the host was in another state: the cache-line round trip probed "
+	        "before each benchmark was %.0f ns in %s and %.0f ns in %s (medians, %.1fx); changes may be the "
+	        "host's, not the code's: run both again, close together\n",
+	        ha, a->path, hb, b->path, k);
 }
 
 /* 0 when every common benchmark has enough repetitions on both sides. */
@@ -613,6 +650,7 @@ int ipcb_compare_files(const char *base, const char *new_, const struct ipcb_com
 	}
 	if (check_machine(&a, &b, o->force, err) != 0 || check_reps(&a, &b, o->force, err) != 0)
 		goto done;
+	check_host(&a, &b, err);
 	res.rows = calloc(common * NMETRICS, sizeof *res.rows);
 	if (!res.rows) {
 		fprintf(err, "ipcbench compare: out of memory\n");
@@ -682,7 +720,9 @@ static const char usage_compare[] =
         "\n"
         "Runs from different machines (context machine_id) and benchmarks with fewer than 5\n"
         "repetitions on a side are refused unless --force. Rows with an error are listed,\n"
-        "not compared. Exit status: 0 no regression, 1 a regression, 2 bad input.\n";
+        "not compared. When the runs' host probes (host_c2c_ns, medians) differ more than\n"
+        "1.5x, a warning says the host, not the code, may have changed.\n"
+        "Exit status: 0 no regression, 1 a regression, 2 bad input.\n";
 
 static int parse_pct(const char *s, double *v)
 {

@@ -670,6 +670,22 @@ int ipcb_findings_compute(const double *speedup, int pus, struct ipcb_findings *
 	return 0;
 }
 
+/* Past this ratio between a run's slowest and fastest host probe, its rows are not comparable. */
+#define HOST_DRIFT 1.5
+
+int ipcb_findings_host(struct ipcb_findings *f, double lo, double hi, unsigned n, int cpu_a, int cpu_b)
+{
+	if (!(lo > 0) || hi / lo <= HOST_DRIFT)
+		return 0;
+	size_t before = f->n;
+	add(f,
+	    "the host changed speed during this run: the cache-line round trip on CPUs %d,%d went from %.0f "
+	    "to %.0f ns (%.1fx, %u probes); rows from different stretches, and their ratios to the limit "
+	    "rows, are not comparable: run again, or compare rows of like host_c2c_ns (results.json)",
+	    cpu_a, cpu_b, lo, hi, hi / lo, n);
+	return f->n > before ? 0 : -1;
+}
+
 void ipcb_findings_free(struct ipcb_findings *f)
 {
 	free(f->line);
@@ -687,6 +703,62 @@ void ipcb_findings_print(const struct ipcb_findings *f, FILE *out)
 
 /* --- results.json ------------------------------------------------------------------------ */
 
+/* The JSON row of result r (same name, type, aggregate and repetition), or NULL. */
+static json_t *json_row(json_t *benches, const struct ipcb_gb_result *r)
+{
+	if (!r)
+		return NULL;
+	char name[256];
+	ipcb_clean_name(r->name, name, sizeof name);
+	for (size_t j = 0; j < json_array_size(benches); j++) {
+		json_t *b = json_array_get(benches, j);
+		const char *raw = json_string_value(json_object_get(b, "name"));
+		const char *rt = json_string_value(json_object_get(b, "run_type"));
+		json_t *rep = json_object_get(b, "repetition_index");
+		char bn[256];
+		ipcb_clean_name(raw ? raw : "", bn, sizeof bn); /* ipcbench run has cleaned them already */
+		if (!raw || strcmp(bn, name) || !rt ||
+		    strcmp(rt, r->run_type == IPCB_GB_RUN_AGGREGATE ? "aggregate" : "iteration") ||
+		    (r->run_type == IPCB_GB_RUN_ITERATION && json_is_integer(rep) &&
+		     json_integer_value(rep) != r->repetition_index))
+			continue;
+		return b;
+	}
+	return NULL;
+}
+
+/* results.json at path with its benchmarks array and context object, or NULL with err (what: for the message). */
+static json_t *results_load(const char *path, const char *what, json_t **benches, json_t **ctx, char *err,
+                            size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(path, 0, &jerr);
+	*benches = root ? json_object_get(root, "benchmarks") : NULL;
+	*ctx = root ? json_object_get(root, "context") : NULL;
+	if (!json_is_array(*benches) || !json_is_object(*ctx)) {
+		snprintf(err, errlen, "%s: cannot add %s: %s", path, what,
+		         root ? "no benchmarks array or context object" : jerr.text);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+int ipcb_results_add_host(const char *path, const double *row_ns, size_t nrow, const char *range, char *err,
+                          size_t errlen)
+{
+	json_t *benches, *ctx, *root = results_load(path, "the host probes", &benches, &ctx, err, errlen);
+	if (!root)
+		return -1;
+	for (size_t i = 0; i < nrow && i < ipcb_gb_result_count(); i++) {
+		json_t *b = row_ns[i] > 0 ? json_row(benches, ipcb_gb_result_at(i)) : NULL;
+		if (b)
+			json_object_set_new(b, "host_c2c_ns", json_real(round(row_ns[i] * 10) / 10));
+	}
+	json_object_set_new(ctx, "host_c2c", json_string(range));
+	return ipcb_results_save(root, path, "the host probes", err, errlen);
+}
+
 int ipcb_results_amend(const char *path, const double *speedup, const double *efficiency,
                        const struct ipcb_findings *f, char *err, size_t errlen)
 {
@@ -696,38 +768,14 @@ int ipcb_results_amend(const char *path, const double *speedup, const double *ef
 		any = !isnan(speedup[i]);
 	if (!any)
 		return 0;
-	json_error_t jerr;
-	json_t *root = json_load_file(path, 0, &jerr);
-	json_t *benches = root ? json_object_get(root, "benchmarks") : NULL;
-	json_t *ctx = root ? json_object_get(root, "context") : NULL;
-	if (!json_is_array(benches) || !json_is_object(ctx)) {
-		snprintf(err, errlen, "%s: cannot add the speedups and findings: %s", path,
-		         root ? "no benchmarks array or context object" : jerr.text);
-		json_decref(root);
+	json_t *benches, *ctx, *root = results_load(path, "the speedups and findings", &benches, &ctx, err, errlen);
+	if (!root)
 		return -1;
-	}
 	for (size_t i = 0; i < nres; i++) {
-		if (isnan(speedup[i]))
-			continue;
-		const struct ipcb_gb_result *r = ipcb_gb_result_at(i);
-		char name[256];
-		ipcb_clean_name(r->name, name, sizeof name);
-		/* The JSON holds the same rows; match by name, type, aggregate and repetition. */
-		for (size_t j = 0; j < json_array_size(benches); j++) {
-			json_t *b = json_array_get(benches, j);
-			const char *raw = json_string_value(json_object_get(b, "name"));
-			const char *rt = json_string_value(json_object_get(b, "run_type"));
-			json_t *rep = json_object_get(b, "repetition_index");
-			char bn[256];
-			ipcb_clean_name(raw ? raw : "", bn, sizeof bn); /* ipcbench run has cleaned them already */
-			if (!raw || strcmp(bn, name) || !rt ||
-			    strcmp(rt, r->run_type == IPCB_GB_RUN_AGGREGATE ? "aggregate" : "iteration") ||
-			    (r->run_type == IPCB_GB_RUN_ITERATION && json_is_integer(rep) &&
-			     json_integer_value(rep) != r->repetition_index))
-				continue;
+		json_t *b = isnan(speedup[i]) ? NULL : json_row(benches, ipcb_gb_result_at(i));
+		if (b) {
 			json_object_set_new(b, "speedup", json_real(speedup[i]));
 			json_object_set_new(b, "efficiency", json_real(efficiency[i]));
-			break;
 		}
 	}
 	if (f->n) {

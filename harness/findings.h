@@ -25,6 +25,8 @@ void ipcb_pool_speedups(double *speedup, double *efficiency, size_t n);
  * machine's PUs, to tell time-slicing from a busy machine). 0 or -1 (memory). */
 int ipcb_findings_compute(const double *speedup, int pus, struct ipcb_findings *f);
 void ipcb_findings_free(struct ipcb_findings *f);
+/* Adds the "host changed speed" finding when hi / lo (the run's host probes, ns) passes 1.5. 0 or -1 (memory). */
+int ipcb_findings_host(struct ipcb_findings *f, double lo, double hi, unsigned n, int cpu_a, int cpu_b);
 
 /* Prints the block ("What this machine says:" and one "- " line each); nothing when empty. */
 void ipcb_findings_print(const struct ipcb_findings *f, FILE *out);
@@ -34,6 +36,10 @@ void ipcb_findings_print(const struct ipcb_findings *f, FILE *out);
  * newlines). 0, or -1 with err. */
 int ipcb_results_amend(const char *path, const double *speedup, const double *efficiency,
                        const struct ipcb_findings *f, char *err, size_t errlen);
+/* Adds host_c2c_ns (row_ns[i], the host probe before result row i ran; 0: none)
+ * to the rows of results.json at path and range to its context as "host_c2c". 0, or -1 with err. */
+int ipcb_results_add_host(const char *path, const double *row_ns, size_t nrow, const char *range, char *err,
+                          size_t errlen);
 struct json_t; /* jansson's json_t */
 /* Writes an amended results.json (root, which it releases) over path through a
  * temporary file, so a reader never sees half of it. 0, or -1 with err naming what. */

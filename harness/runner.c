@@ -611,6 +611,99 @@ void ipcb_plan_free(struct ipcb_plan *p)
 	memset(p, 0, sizeof *p);
 }
 
+/* --- host watch ------------------------------------------------------------ */
+
+/*
+ * This machine's host changes speed while a run goes on: the cache-line
+ * round trip read 59-79 ns in some stretches and 435-522 ns in others,
+ * minutes apart, and every figure moved 2-4x with it. A row is only
+ * comparable with rows measured in the same state, its limit rows included.
+ * So before a benchmark (at most every PROBE_EVERY_NS) the runner bounces
+ * limit/c2c's line on one pair of CPUs for about a millisecond: each result
+ * row keeps the probe taken before its benchmark's last run (host_c2c_ns),
+ * the context the range, and a finding says when the range passes 1.5x.
+ */
+#define PROBE_EVERY_NS 250000000ull
+
+static struct {
+	hwloc_topology_t topo;
+	int cpu_a, cpu_b;   /* -1: no probe (one PU, or nothing pinned) */
+	uint64_t last_ns;   /* when the last probe ended */
+	double last, lo, hi; /* round trips in ns; last 0 until one worked */
+	unsigned n;
+	char err[300];      /* the first probe failure, said once */
+	double *row;        /* per result row: the probe before its benchmark's last run (0: none) */
+	size_t nrow;
+} watch;
+
+/* The pair the probe uses: limit/c2c's first pinned pair, else any case's two CPUs. */
+static void watch_open(const struct ipcb_plan *p, hwloc_topology_t topo)
+{
+	memset(&watch, 0, sizeof watch);
+	watch.topo = topo;
+	watch.cpu_a = watch.cpu_b = -1;
+	for (int pass = 0; pass < 2 && watch.cpu_a < 0; pass++)
+		for (size_t i = 0; i < p->n; i++) {
+			const struct ipcb_case *c = &p->cases[i];
+			if ((pass == 0 && c->row != IPCB_LIMIT_C2C) || c->peer || c->cpu_a < 0 || c->cpu_b < 0 ||
+			    c->cpu_a == c->cpu_b)
+				continue;
+			watch.cpu_a = c->cpu_a;
+			watch.cpu_b = c->cpu_b;
+			break;
+		}
+}
+
+static void watch_probe(void)
+{
+	if (watch.cpu_a < 0 || (watch.n && ipcb_now_ns() - watch.last_ns < PROBE_EVERY_NS))
+		return;
+	double ns;
+	char err[300];
+	if (ipcb_limit_probe_c2c(watch.topo, watch.cpu_a, watch.cpu_b, &ns, err, sizeof err) == 0) {
+		watch.last = ns;
+		watch.lo = watch.n && watch.lo < ns ? watch.lo : ns;
+		watch.hi = watch.hi > ns ? watch.hi : ns;
+		watch.n++;
+	} else if (!watch.err[0]) {
+		snprintf(watch.err, sizeof watch.err, "%s", err);
+		watch.n += !watch.n; /* try again no sooner than a working probe would */
+	}
+	watch.last_ns = ipcb_now_ns();
+}
+
+/* Rows first..first+n-1 were just reported: they keep the last probe. */
+static void watch_rows(size_t first, size_t n)
+{
+	if (first + n > watch.nrow) {
+		double *r = realloc(watch.row, (first + n) * sizeof *r);
+		if (!r)
+			return;
+		memset(r + watch.nrow, 0, (first + n - watch.nrow) * sizeof *r);
+		watch.row = r, watch.nrow = first + n;
+	}
+	for (size_t i = first; i < first + n; i++)
+		watch.row[i] = watch.last;
+}
+
+/* The rows' host_c2c_ns and the context's host_c2c (and its finding, when the host moved), into results.json. */
+static int watch_amend(const char *path, struct ipcb_findings *f, char *err, size_t errlen)
+{
+	if (watch.err[0])
+		fprintf(stderr, "ipcbench run: the host probe (cache-line round trip on CPUs %d,%d) failed: %s\n",
+		        watch.cpu_a, watch.cpu_b, watch.err);
+	if (!watch.hi)
+		return 0;
+	if (ipcb_findings_host(f, watch.lo, watch.hi, watch.n, watch.cpu_a, watch.cpu_b) != 0) {
+		snprintf(err, errlen, "out of memory for the findings");
+		return -1;
+	}
+	char text[200];
+	snprintf(text, sizeof text, "cache-line round trip on CPUs %d,%d from %.1f to %.1f ns over %u probes (%.2fx)",
+	         watch.cpu_a, watch.cpu_b, watch.lo, watch.hi, watch.n, watch.hi / watch.lo);
+	return ipcb_results_add_host(path, watch.row, watch.nrow, text, err, errlen);
+}
+
 /* --- progress and summary ---------------------------------------------------- */
 
 static struct {
@@ -759,6 +852,7 @@ static void summary_cell(const struct ipcb_gb_result *r, char *buf, size_t len)
 static void on_rows(size_t first, size_t n, void *user)
 {
 	(void)user;
+	watch_rows(first, n);
 	progress_clear();
 	if (!ui.header) {
 		fprintf(ui.out, "%-58s %s\n", "benchmark", "result");
@@ -1023,6 +1117,7 @@ static void bench_fn(ipcb_gb_state *st, void *arg)
 {
 	const struct ipcb_case *c = arg;
 	ipcb_case_started(c);
+	watch_probe();
 	if (c->peer)
 		ipcb_peer_run(st, c);
 	else
@@ -1160,6 +1255,7 @@ int ipcb_run(const struct ipcb_run_opts *o)
 	ui.total = selected;
 	ui.start_ns = ipcb_now_ns();
 	ui.plan = &plan;
+	watch_open(&plan, topo);
 	ipcb_timer_cost(); /* measured once, before any benchmark pins us */
 	for (size_t i = 0; i < plan.n; i++)
 		if (plan.cases[i].wl == &ipcb_workload_cpu) {
@@ -1224,6 +1320,10 @@ int ipcb_run(const struct ipcb_run_opts *o)
 		fprintf(stderr, "ipcbench run: out of memory for the speedups and findings\n");
 		rc = 1;
 	} else {
+		if (watch_amend(json, &findings, err, sizeof err) != 0) {
+			fprintf(stderr, "ipcbench run: %s\n", err);
+			rc = 1;
+		}
 		if (ipcb_results_amend(json, speedup, efficiency, &findings, err, sizeof err) != 0) {
 			fprintf(stderr, "ipcbench run: %s\n", err);
 			rc = 1;
@@ -1248,6 +1348,8 @@ int ipcb_run(const struct ipcb_run_opts *o)
 		fprintf(tail, ", %zu ended with an error (see ERROR rows)", ui.errors);
 	fprintf(tail, ".\nresults: %s/results.json, %s/results.csv (also %s/latest)\n", dir, dir, root);
 out:
+	free(watch.row);
+	watch.row = NULL;
 	ipcb_plan_free(&plan);
 	ipcb_suite_free(&suite);
 	ipcb_topo_close(topo);

@@ -98,6 +98,9 @@ const struct ipcb_workload *ipcb_workload_find(const char *name);
 const char *ipcb_limit_row_name(int r);
 /* Limit row called name, or -1. */
 int ipcb_limit_row_from_name(const char *name);
+/* The cache-line round trip between cpu_a and cpu_b now, as limit/c2c bounces
+ * it (fastest of 8 stretches of 256 rounds; pins the caller meanwhile): 0, or -1 with err. */
+int ipcb_limit_probe_c2c(hwloc_topology_t topo, int cpu_a, int cpu_b, double *rtt_ns, char *err, size_t errlen);
 
 /* Name of spawn kind k ("fork", "posix_spawn", "pthread_create"), or NULL. */
 const char *ipcb_spawn_kind_name(int k);

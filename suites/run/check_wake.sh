@@ -4,7 +4,8 @@
 # shmring in processes and threads with a 20 ms gap, and checks every row's
 # figures and the finding line; then runs shmring with its spin stretched past
 # the gap (IPCQ_SHMRING_SPIN_NS=1s), where the blocked consumer must show as
-# busy: the CPU share is measured, not assumed.
+# busy: the CPU share is measured, not assumed. Every row must carry the
+# host probe (host_c2c_ns) and the context its range.
 set -euo pipefail
 
 bin=$1
@@ -35,6 +36,13 @@ def rows(path):
     d = json.load(open(path))
     return {r["name"]: r for r in d["benchmarks"]}, d["context"].get("findings", "")
 a, findings = rows(sys.argv[1])
+# the host watch: a probe before the rows, its range in the context
+ctx = json.load(open(sys.argv[1]))["context"]
+if not ctx.get("host_c2c", "").startswith("cache-line round trip on CPUs"):
+    bad.append("context host_c2c: %r" % ctx.get("host_c2c"))
+for n, r in a.items():
+    if not r.get("host_c2c_ns", 0) > 0:
+        bad.append("%s: host_c2c_ns = %r" % (n, r.get("host_c2c_ns")))
 spin, _ = rows(sys.argv[2])
 places = sorted({n.split("/")[3] for n in a})
 for pl in places:
@@ -71,4 +79,4 @@ for pl in places:
 if bad:
     print("\n".join(bad)); sys.exit(1)
 PY
-echo "run.wake: pipe and shmring, processes and threads: figures and finding present; a spinning consumer shows as busy"
+echo "run.wake: pipe and shmring, processes and threads: figures, finding and host probes present; a spinning consumer shows as busy"

@@ -97,6 +97,7 @@ struct synth {
 	uint64_t seed;
 	bool error_row;  /* one more benchmark, failing */
 	const char *name; /* default pingpong/pipe/process/cross-core/size:64 */
+	double host_ns;   /* > 0: the rows' host_c2c_ns */
 };
 
 /* Writes a Google Benchmark JSON file as ipcbench run does (iteration rows
@@ -125,6 +126,9 @@ static const char *write_run(const char *file, const struct synth *s)
 		                                      s->time_us * k, "cpu_time", 1.0, "time_unit", "us",
 		                                      "rtt_p50_ns", s->time_us * k * 900, "items_per_second",
 		                                      s->rate / k));
+		if (s->host_ns > 0)
+			json_object_set_new(json_array_get(rows, json_array_size(rows) - 1), "host_c2c_ns",
+			                    json_real(s->host_ns * k));
 	}
 	json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:f, s:s}", "name", "x_mean", "run_name", name,
 	                                      "run_type", "aggregate", "aggregate_name", "mean", "real_time", 1e9,
@@ -153,6 +157,25 @@ static int run_compare(const char *a, const char *b, bool force, char *errbuf, s
 	fclose(err);
 	errbuf[len - 1] = 0;
 	return rc;
+}
+
+/* Runs whose host probes differ by more than 1.5x get a warning; like ones, and runs without, none. */
+static void test_host_state(void)
+{
+	char e[4096];
+	struct synth a = { .reps = 10, .time_us = 10, .rate = 1e6, .noise = 0.02, .seed = 31, .host_ns = 60 };
+	struct synth b = a;
+	b.seed = 32;
+	b.host_ns = 450;
+	int rc = run_compare(write_run("ha.json", &a), write_run("hb.json", &b), false, e, sizeof e);
+	UT_TRUE(rc == IPCB_CMP_OK, "same figures, another host state: rc %d (%s)", rc, e);
+	UT_TRUE(strstr(e, "another state") != NULL, "no warning for a 7.5x host change: '%s'", e);
+	b.host_ns = 70;
+	run_compare(write_run("ha.json", &a), write_run("hb.json", &b), false, e, sizeof e);
+	UT_TRUE(!strstr(e, "another state"), "warned for a 1.17x host change: '%s'", e);
+	b.host_ns = 0;
+	run_compare(write_run("ha.json", &a), write_run("hb.json", &b), false, e, sizeof e);
+	UT_TRUE(!strstr(e, "another state"), "warned with no probes on one side: '%s'", e);
 }
 
 static void test_regression_caught(void)
@@ -392,6 +415,7 @@ int ut_add_compare(void)
 	if (!CU_add_test(s, "U test vs scipy", test_mwu_scipy) ||
 	    !CU_add_test(s, "Hodges-Lehmann interval", test_hodges_lehmann) ||
 	    !CU_add_test(s, "30% regression caught", test_regression_caught) ||
+	    !CU_add_test(s, "host state warned", test_host_state) ||
 	    !CU_add_test(s, "same distribution not flagged", test_same_not_flagged) ||
 	    !CU_add_test(s, "refusals", test_refusals) || !CU_add_test(s, "bad input", test_bad_input) ||
 	    !CU_add_test(s, "fuzz truncation and damage", test_fuzz))

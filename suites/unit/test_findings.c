@@ -105,6 +105,17 @@ void ut_test_findings(void)
 	/* crossover needs both modes at two grains: the thread rows lack them */
 	UT_TRUE(!has_line(&f, "keeps up", NULL) && !has_line(&f, "loses", NULL), "a crossover from one grain");
 
+	/* The host watch: a finding only past 1.5x; each row gets its probe, the context the range. */
+	size_t before = f.n;
+	UT_EQ_LL(ipcb_findings_host(&f, 60, 80, 5, 0, 1), 0);
+	UT_EQ_LL(f.n, before);
+	UT_EQ_LL(ipcb_findings_host(&f, 60, 450, 5, 0, 1), 0);
+	UT_TRUE(f.n == before + 1 && has_line(&f, "changed speed", "from 60 to 450 ns (7.5x"),
+	        "no host finding for probes of 60..450 ns");
+	double host[NROWS];
+	for (size_t i = 0; i < NROWS; i++)
+		host[i] = 100 + (double)i;
+	UT_EQ_LL(ipcb_results_add_host(path, host, NROWS, "cache-line round trip test range", err, sizeof err), 0);
 	UT_EQ_LL(ipcb_results_amend(path, sp, ef, &f, err, sizeof err), 0);
 	json_error_t jerr;
 	json_t *root = json_load_file(path, 0, &jerr);
@@ -123,6 +134,13 @@ void ut_test_findings(void)
 				UT_TRUE(fabs(json_number_value(v) - 1.9) < 1e-9, "JSON speedup %g", json_number_value(v));
 		}
 		UT_EQ_LL(with, 3); /* both workers:1 rows and the process workers:2 row */
+		size_t probed = 0;
+		json_array_foreach(benches, i, b)
+			probed += json_number_value(json_object_get(b, "host_c2c_ns")) >= 100;
+		UT_EQ_LL(probed, NROWS);
+		const char *range = json_string_value(json_object_get(json_object_get(root, "context"), "host_c2c"));
+		UT_TRUE(range && !strcmp(range, "cache-line round trip test range"), "context host_c2c \"%s\"",
+		        range ? range : "(none)");
 		json_decref(root);
 	}
 	ipcb_findings_free(&f);
