@@ -35,12 +35,14 @@
 /* --- loading results.json ---------------------------------------------------- */
 
 enum counter {
-	C_P50, C_P90, C_P99, C_P999, C_MAX, C_MEAN, C_IPS, C_BPS, C_TPS, C_SPEEDUP, C_MEM, C_SPAWN, C_OPS, C_COUNT
+	C_P50, C_P90, C_P99, C_P999, C_MAX, C_MEAN, C_IPS, C_BPS, C_TPS, C_SPEEDUP, C_MEM, C_SPAWN, C_OPS,
+	C_HOST, /* not a figure: the host probe before the row ran (see runner.c, host watch) */
+	C_COUNT
 };
 static const char *const counter_names[C_COUNT] = {
 	"rtt_p50_ns", "rtt_p90_ns", "rtt_p99_ns", "rtt_p999_ns", "rtt_max_ns", "rtt_mean_ns",
 	"items_per_second", "bytes_per_second", "tasks_per_second", "speedup", "mem_per_worker_bytes",
-	"spawn_ns", "ops_per_second",
+	"spawn_ns", "ops_per_second", "host_c2c_ns",
 };
 
 enum { MODE_PROC, MODE_THR, MODE_N };
@@ -1188,6 +1190,22 @@ static void finding(struct findings *fs, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Past this ratio between two rows' host probes, the host was in another state for each. */
+#define HOST_APART 1.5
+
+/* A warning when row w and its limit row ran with host probes more than HOST_APART apart. */
+static void host_apart(struct findings *fs, const struct row *w, const struct row *limit, const char *what)
+{
+	double hw = val(w, C_HOST), hl = val(limit, C_HOST);
+	if (!(hw > 0 && hl > 0) || (hw > hl ? hw / hl : hl / hw) <= HOST_APART)
+		return;
+	char a[48], b[48];
+	finding(fs, "Warning: %s %s's ratio to %s mixes host states: the host probe read a %s cache-line round "
+	            "trip before its row and %s before the limit's (host_c2c_ns); run again and read rows whose "
+	            "probes agree.",
+	        w->mech, mode_names[w->mode], what, ipcb_fmt_ns(hw, a, sizeof a), ipcb_fmt_ns(hl, b, sizeof b));
+}
+
 static void compute_findings(const struct run *r, struct findings *fs)
 {
 	size_t hs;
@@ -1302,6 +1320,14 @@ static void compute_findings(const struct run *r, struct findings *fs)
 		            "limit/c2c in this run are not to be trusted; run again and compare runs whose limit rows agree.",
 		        bl->mech, mode_names[bl->mode], ipcb_fmt_ns(val(bl, C_P50), a, sizeof a),
 		        ipcb_fmt_ns(val(c2c, C_MEAN), b, sizeof b), hp);
+	/*
+	 * Within the slack, a ratio can still mix host states: the host watch
+	 * says in which the row and its limit ran.
+	 */
+	if (bt)
+		host_apart(fs, bt, ring, "limit/ring");
+	if (bl)
+		host_apart(fs, bl, c2c, "limit/c2c");
 	/* modes a mechanism was not measured in */
 	for (int m = 0; m < r->nmechs; m++)
 		for (int mode = 0; mode < MODE_N; mode++) {

@@ -122,6 +122,25 @@ grep -q '^- Warning: .*stream .* is above limit/ring' "$slow/report.md" ||
 grep -q '^- Warning: .*p50 .* is below limit/c2c' "$slow/report.md" ||
   fail "report.md does not warn about a p50 below limit/c2c"
 
+# The host watch: the same figures with host probes - apart between the rows
+# and their limit rows must warn, alike must not.
+for probe in apart alike; do
+  mkdir "$tmp/host-$probe"
+  python3 - "$data/results.json" "$tmp/host-$probe/results.json" "$probe" <<'PY' || fail "could not write the host fixture"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for b in d["benchmarks"]:
+    b["host_c2c_ns"] = 450.0 if sys.argv[3] == "apart" and b["name"].startswith("limit/") else 60.0
+json.dump(d, open(sys.argv[2], "w"))
+PY
+  "$bin" report "$tmp/host-$probe" >/dev/null || fail "ipcbench report $tmp/host-$probe exited $?"
+done
+grep -q '^- Warning: .*ratio to limit/ring mixes host states' "$tmp/host-apart/report.md" ||
+  fail "report.md does not warn about a stream and limit/ring run in different host states"
+grep -q '^- Warning: .*ratio to limit/c2c mixes host states' "$tmp/host-apart/report.md" ||
+  fail "report.md does not warn about a pingpong and limit/c2c run in different host states"
+grep -q 'mixes host states' "$tmp/host-alike/report.md" && fail "report.md warns about host states that agree"
+
 # Two runs on the same charts.
 mkdir "$tmp/run2"
 cp "$data/results.json" "$tmp/run2/"
