@@ -7,6 +7,9 @@
 
 #include "mech.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 struct ipcq {
 	const ipcq_mech *mech;
 	ipcq_config cfg;      /* defaults filled in; name/endpoint copied */
@@ -47,6 +50,20 @@ static inline int ipcq__bound(const void *handle, int st)
 	if (FAILED(st))
 		ipcq__err_bind(handle, st);
 	return st;
+}
+
+/*
+ * A mechanism's per-handle state: size bytes (at least 1), zeroed, on its own
+ * cache lines, so a mechanism can keep a field one thread writes away from
+ * those another thread reads (threads share a handle). NULL without memory.
+ */
+static inline void *ipcq__state_alloc(size_t size)
+{
+	size_t n = size ? (size + 63) & ~(size_t)63 : 64;
+	void *p = aligned_alloc(64, n);
+	if (p)
+		memset(p, 0, n);
+	return p;
 }
 
 /* Keeps a closed handle's memory reachable so a late call answers CLOSED. */

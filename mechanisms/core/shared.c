@@ -36,7 +36,7 @@ int ipcq_shared_open(const ipcq_mech *m, const ipcq_config *cfg, ipcq_shared **o
 	}
 	full.name = full.endpoint = NULL;
 	ipcq_shared *s = calloc(1, sizeof *s);
-	void *state = s ? calloc(1, m->state_size ? m->state_size : 1) : NULL;
+	void *state = s ? ipcq__state_alloc(m->state_size) : NULL;
 	if (!state) {
 		free(s);
 		st = ipcq__sys(ENOMEM, "%s: allocating a shared-values handle", m->name);

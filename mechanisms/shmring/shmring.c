@@ -176,11 +176,17 @@ struct shmring {
 	bool have_life;
 	bool named;       /* opened by cfg.name: the role locks at the end instead of lifelines */
 	bool solo;        /* solo sides allowed: membarrier can give the owners' missing fence */
-	atomic_uint puts; /* since the last lifeline look */
 	atomic_int prod_safe, cons_safe; /* this handle waited out that side's solo owner: CAS path is safe */
 	atomic_int zc_used; /* this handle reserved or held a slot once: release looks for what it still holds */
+	/*
+	 * The one field a put writes, alone on its line (the core aligns the
+	 * state): threads share a handle, and beside the fields every get reads
+	 * it cost a consumer thread a miss per message - a 64 B stream between
+	 * threads ran at 16-24 M msg/s against 38-61 M with it apart.
+	 */
+	alignas(64) atomic_uint puts; /* since the last lifeline look */
 	/* Named rings only, last: the fields above are the hot path's. */
-	int user_fd, prod_fd, cons_fd; /* descriptions holding OFD read locks on bytes 2, 0, 1 */
+	alignas(64) int user_fd, prod_fd, cons_fd; /* descriptions holding OFD read locks on bytes 2, 0, 1 */
 	dev_t dev;        /* the object's identity, so close never unlinks a newer one */
 	ino_t ino;
 	char shm_name[NAME_MAX + 1];
@@ -1414,6 +1420,17 @@ static int shmring_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 	return shmring_run(q, &op, dl);
 }
 
+static bool shmring_fast_put(void *st, const void *msg, size_t len)
+{
+	struct shmring *q = st;
+	return !shmring_no_consumer(q) && shmring_solo_put(q, msg, len);
+}
+
+static bool shmring_fast_get(void *st, void *buf, size_t cap, size_t *len)
+{
+	return shmring_solo_get(st, buf, cap, len);
+}
+
 static int shmring_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl)
 {
 	struct shmring *q = st;
@@ -1467,7 +1484,8 @@ static int shmring_reserve(void *st, size_t len, void **buf, ipcq_deadline dl)
 	struct shmring *q = st;
 	if (shmring_no_consumer(q))
 		return shmring_broken();
-	atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
+	if (!atomic_load_explicit(&q->zc_used, memory_order_relaxed)) /* once: threads share the line */
+		atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
 	struct shmring_op op = { .kind = OP_RESERVE, .len = len, .where = buf };
 	return shmring_run(q, &op, dl);
 }
@@ -1527,7 +1545,8 @@ static int shmring_cancel(void *st, void *buf)
 static int shmring_peek(void *st, const void **buf, size_t *len, ipcq_deadline dl)
 {
 	struct shmring *q = st;
-	atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
+	if (!atomic_load_explicit(&q->zc_used, memory_order_relaxed)) /* once: threads share the line */
+		atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
 	struct shmring_op op = { .kind = OP_HOLD, .out_len = len, .where = (void **)buf };
 	return shmring_run(q, &op, dl);
 }
@@ -1620,6 +1639,8 @@ const struct ipcq_mech ipcq_mech_shmring = {
 	.open = shmring_open,
 	.put = shmring_put,
 	.get = shmring_get,
+	.try_put = shmring_fast_put,
+	.try_get = shmring_fast_get,
 	.poll = shmring_poll,
 	.qsize = shmring_qsize,
 	.release = shmring_release,
