@@ -1193,11 +1193,18 @@ static void finding(struct findings *fs, const char *fmt, ...)
 /* Past this ratio between two rows' host probes, the host was in another state for each. */
 #define HOST_APART 1.5
 
+/* True when rows w and limit both carry host probes and those agree within HOST_APART. */
+static bool host_agree(const struct row *w, const struct row *limit)
+{
+	double hw = val(w, C_HOST), hl = val(limit, C_HOST);
+	return hw > 0 && hl > 0 && (hw > hl ? hw / hl : hl / hw) <= HOST_APART;
+}
+
 /* A warning when row w and its limit row ran with host probes more than HOST_APART apart. */
 static void host_apart(struct findings *fs, const struct row *w, const struct row *limit, const char *what)
 {
 	double hw = val(w, C_HOST), hl = val(limit, C_HOST);
-	if (!(hw > 0 && hl > 0) || (hw > hl ? hw / hl : hl / hw) <= HOST_APART)
+	if (!(hw > 0 && hl > 0) || host_agree(w, limit))
 		return;
 	char a[48], b[48];
 	finding(fs, "Warning: %s %s's ratio to %s mixes host states: the host probe read a %s cache-line round "
@@ -1308,18 +1315,35 @@ static void compute_findings(const struct run *r, struct findings *fs)
 	 * changed speed between the rows (a shared host does, for minutes at a
 	 * time), and every ratio to that limit in this run is off with it.
 	 */
-	if (bt && val(bt, C_IPS) > LIMIT_SLACK * val(ring, C_IPS))
-		finding(fs, "Warning: %s %s's stream (%s) is above limit/ring (%s) at %s, which no queue can pass: the "
-		            "machine ran at another speed when the limit rows ran. Ratios to limit/ring in this run are "
-		            "not to be trusted; run again and compare runs whose limit rows agree.",
-		        bt->mech, mode_names[bt->mode], ipcb_fmt_rate(val(bt, C_IPS), "msg/s", a, sizeof a),
-		        ipcb_fmt_rate(val(ring, C_IPS), "msg/s", b, sizeof b), hp);
-	if (bl && val(bl, C_P50) * LIMIT_SLACK < val(c2c, C_MEAN))
-		finding(fs, "Warning: %s %s's round-trip p50 (%s) is below limit/c2c (%s) at %s, faster than a cache line "
-		            "can go and come back: the machine ran at another speed when the limit rows ran. Ratios to "
-		            "limit/c2c in this run are not to be trusted; run again and compare runs whose limit rows agree.",
-		        bl->mech, mode_names[bl->mode], ipcb_fmt_ns(val(bl, C_P50), a, sizeof a),
-		        ipcb_fmt_ns(val(c2c, C_MEAN), b, sizeof b), hp);
+	if (bt && val(bt, C_IPS) > LIMIT_SLACK * val(ring, C_IPS)) {
+		if (host_agree(bt, ring))
+			finding(fs, "Note: %s %s's stream (%s) is above limit/ring (%s) at %s although the host probes say "
+			            "both ran in the same state: that run of limit/ring fell short of a ceiling (its rate "
+			            "swings from run to run on some hosts); read ratios to it as approximate.",
+			        bt->mech, mode_names[bt->mode], ipcb_fmt_rate(val(bt, C_IPS), "msg/s", a, sizeof a),
+			        ipcb_fmt_rate(val(ring, C_IPS), "msg/s", b, sizeof b), hp);
+		else
+			finding(fs, "Warning: %s %s's stream (%s) is above limit/ring (%s) at %s, which no queue can pass: "
+			            "the machine ran at another speed when the limit rows ran. Ratios to limit/ring in this "
+			            "run are not to be trusted; run again and compare runs whose limit rows agree.",
+			        bt->mech, mode_names[bt->mode], ipcb_fmt_rate(val(bt, C_IPS), "msg/s", a, sizeof a),
+			        ipcb_fmt_rate(val(ring, C_IPS), "msg/s", b, sizeof b), hp);
+	}
+	if (bl && val(bl, C_P50) * LIMIT_SLACK < val(c2c, C_MEAN)) {
+		if (host_agree(bl, c2c))
+			finding(fs, "Note: %s %s's round-trip p50 (%s) is below limit/c2c's mean (%s) at %s although the host "
+			            "probes say both ran in the same state: the round trip varies within a run on this host; "
+			            "read ratios to limit/c2c as approximate.",
+			        bl->mech, mode_names[bl->mode], ipcb_fmt_ns(val(bl, C_P50), a, sizeof a),
+			        ipcb_fmt_ns(val(c2c, C_MEAN), b, sizeof b), hp);
+		else
+			finding(fs, "Warning: %s %s's round-trip p50 (%s) is below limit/c2c (%s) at %s, faster than a cache "
+			            "line can go and come back: the machine ran at another speed when the limit rows ran. "
+			            "Ratios to limit/c2c in this run are not to be trusted; run again and compare runs whose "
+			            "limit rows agree.",
+			        bl->mech, mode_names[bl->mode], ipcb_fmt_ns(val(bl, C_P50), a, sizeof a),
+			        ipcb_fmt_ns(val(c2c, C_MEAN), b, sizeof b), hp);
+	}
 	/*
 	 * Within the slack, a ratio can still mix host states: the host watch
 	 * says in which the row and its limit ran.

@@ -140,6 +140,20 @@ grep -q '^- Warning: .*ratio to limit/ring mixes host states' "$tmp/host-apart/r
 grep -q '^- Warning: .*ratio to limit/c2c mixes host states' "$tmp/host-apart/report.md" ||
   fail "report.md does not warn about a pingpong and limit/c2c run in different host states"
 grep -q 'mixes host states' "$tmp/host-alike/report.md" && fail "report.md warns about host states that agree"
+# Past its limit with probes that agree: a note that the limit fell short, not a warning about the host.
+mkdir "$tmp/host-past"
+python3 - "$slow/results.json" "$tmp/host-past/results.json" <<'PY' || fail "could not write the host-past fixture"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for b in d["benchmarks"]:
+    b["host_c2c_ns"] = 60.0
+json.dump(d, open(sys.argv[2], "w"))
+PY
+"$bin" report "$tmp/host-past" >/dev/null || fail "ipcbench report $tmp/host-past exited $?"
+grep -q '^- Note: .*stream .* is above limit/ring .* same state' "$tmp/host-past/report.md" ||
+  fail "report.md does not note a stream above limit/ring in one host state"
+grep -q '^- Warning: .*limit/' "$tmp/host-past/report.md" &&
+  fail "report.md blames the host for rows past their limits whose probes agree"
 
 # Two runs on the same charts.
 mkdir "$tmp/run2"
