@@ -559,10 +559,13 @@ static int zq_socket(struct zeromq *q, void **out)
 	 * interrupt (EINTR) before they do anything: then they are simply retried.
 	 */
 	int zero = 0, r;
-	while ((r = zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero)) != 0 && zmq_errno() == EINTR)
-		;
-	while (r == 0 && (r = zmq_connect(s, q->endpoint)) != 0 && zmq_errno() == EINTR)
-		;
+	do
+		r = zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+	while (r != 0 && zmq_errno() == EINTR);
+	if (r == 0) /* (the loop this replaces gave up after one EINTR here: SYSERR under signals) */
+		do
+			r = zmq_connect(s, q->endpoint);
+		while (r != 0 && zmq_errno() == EINTR);
 	if (r != 0) {
 		rc = ipcq__sys(errno, "zeromq: connecting to %s", q->endpoint);
 		zmq_close(s);
