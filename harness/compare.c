@@ -295,9 +295,6 @@ static int check_machine(const struct run *a, const struct run *b, bool force, F
 	return -1;
 }
 
-/* Past this ratio between the two runs' median host probes, a change may be the host's. */
-#define HOST_DRIFT 1.5
-
 /*
  * A warning (the verdicts stand) when the two runs met the host in different
  * states: on a VM whose cache-line round trip moves 6x between spells, a 2x
@@ -308,14 +305,13 @@ static void check_host(const struct run *a, const struct run *b, FILE *err)
 	if (!a->nhost || !b->nhost)
 		return;
 	double ha = ipcb_median(a->host, a->nhost), hb = ipcb_median(b->host, b->nhost);
-	double k = ha > hb ? ha / hb : hb / ha;
-	if (!(k > HOST_DRIFT))
+	if (!ipcb_host_apart(ha, hb))
 		return;
 	fprintf(err,
 	        "ipcbench compare: warning: the host was in another state: the cache-line round trip probed "
 	        "before each benchmark was %.0f ns in %s and %.0f ns in %s (medians, %.1fx); changes may be the "
 	        "host's, not the code's: run both again, close together\n",
-	        ha, a->path, hb, b->path, k);
+	        ha, a->path, hb, b->path, ha > hb ? ha / hb : hb / ha);
 }
 
 /* 0 when every common benchmark has enough repetitions on both sides. */

@@ -9,6 +9,7 @@
 #include "gbench.h"
 #include "placement.h"
 #include "runner.h"
+#include "stats.h"
 #include "units.h"
 #include "workload.h"
 
@@ -670,12 +671,9 @@ int ipcb_findings_compute(const double *speedup, int pus, struct ipcb_findings *
 	return 0;
 }
 
-/* Past this ratio between a run's slowest and fastest host probe, its rows are not comparable. */
-#define HOST_DRIFT 1.5
-
 int ipcb_findings_host(struct ipcb_findings *f, double lo, double hi, unsigned n, int cpu_a, int cpu_b)
 {
-	if (!(lo > 0) || hi / lo <= HOST_DRIFT)
+	if (!ipcb_host_apart(lo, hi))
 		return 0;
 	size_t before = f->n;
 	add(f,

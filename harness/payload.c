@@ -84,21 +84,6 @@ static long word_diff(const uint8_t *p, uint64_t v)
 	return first_diff(p, want, 8);
 }
 
-/* True when n bytes at a and b are equal: word by word up to a few lines
- * (inlined, where a call to memcmp costs as much as the compare), then memcmp. */
-static inline bool same(const uint8_t *a, const uint8_t *b, size_t n)
-{
-	if (n > 256)
-		return memcmp(a, b, n) == 0;
-	uint64_t diff = 0;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		diff |= get64(a + i) ^ get64(b + i);
-	for (; i < n; i++)
-		diff |= (uint64_t)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
 typedef uint64_t v2u64 __attribute__((vector_size(16)));
 
 static inline v2u64 vload(const void *p)
@@ -129,8 +114,9 @@ static inline bool whole(const uint8_t *b, size_t n, uint64_t seq)
 	return (acc[0] | acc[1]) == 0;
 }
 
-/* Word compares and one memcmp for a body shorter than the period: at tens
- * of millions of messages a second, the check must not be the bottleneck. */
+/* whole() for the common sizes, else word compares and one memcmp for a body
+ * shorter than the period: at tens of millions of messages a second, the
+ * check must not be the bottleneck. */
 long ipcb_payload_check(const void *buf, size_t n, uint64_t seq)
 {
 	const uint8_t *b = buf;
@@ -143,7 +129,7 @@ long ipcb_payload_check(const void *buf, size_t n, uint64_t seq)
 	}
 	size_t body_end = n >= 16 ? n - 8 : n;
 	if (body_end > 8 && body_end <= PERIOD) {
-		if (!same(b + 8, body_ref + 8, body_end - 8))
+		if (memcmp(b + 8, body_ref + 8, body_end - 8) != 0)
 			return 8 + first_diff(b + 8, body_ref + 8, body_end - 8);
 	} else if (body_end > 8) {
 		for (size_t off = 8; off < body_end;) {

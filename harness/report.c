@@ -12,6 +12,7 @@
  */
 #include "report.h"
 #include "placement.h"
+#include "stats.h"
 #include "units.h"
 
 #include <errno.h>
@@ -1190,21 +1191,18 @@ static void finding(struct findings *fs, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Past this ratio between two rows' host probes, the host was in another state for each. */
-#define HOST_APART 1.5
-
-/* True when rows w and limit both carry host probes and those agree within HOST_APART. */
+/* True when rows w and limit both carry host probes and those agree (see ipcb_host_apart). */
 static bool host_agree(const struct row *w, const struct row *limit)
 {
 	double hw = val(w, C_HOST), hl = val(limit, C_HOST);
-	return hw > 0 && hl > 0 && (hw > hl ? hw / hl : hl / hw) <= HOST_APART;
+	return hw > 0 && hl > 0 && !ipcb_host_apart(hw, hl);
 }
 
-/* A warning when row w and its limit row ran with host probes more than HOST_APART apart. */
+/* A warning when row w and its limit row ran in different host states. */
 static void host_apart(struct findings *fs, const struct row *w, const struct row *limit, const char *what)
 {
 	double hw = val(w, C_HOST), hl = val(limit, C_HOST);
-	if (!(hw > 0 && hl > 0) || host_agree(w, limit))
+	if (!ipcb_host_apart(hw, hl))
 		return;
 	char a[48], b[48];
 	finding(fs, "Warning: %s %s's ratio to %s mixes host states: the host probe read a %s cache-line round "

@@ -628,7 +628,7 @@ void ipcb_plan_free(struct ipcb_plan *p)
 static struct {
 	hwloc_topology_t topo;
 	int cpu_a, cpu_b;   /* -1: no probe (one PU, or nothing pinned) */
-	uint64_t last_ns;   /* when the last probe ended */
+	uint64_t last_ns;   /* when the last probe ended (0: none yet) */
 	double last, lo, hi; /* round trips in ns; last 0 until one worked */
 	unsigned n;
 	char err[300];      /* the first probe failure, said once */
@@ -656,7 +656,7 @@ static void watch_open(const struct ipcb_plan *p, hwloc_topology_t topo)
 
 static void watch_probe(void)
 {
-	if (watch.cpu_a < 0 || (watch.n && ipcb_now_ns() - watch.last_ns < PROBE_EVERY_NS))
+	if (watch.cpu_a < 0 || (watch.last_ns && ipcb_now_ns() - watch.last_ns < PROBE_EVERY_NS))
 		return;
 	double ns;
 	char err[300];
@@ -667,9 +667,8 @@ static void watch_probe(void)
 		watch.n++;
 	} else if (!watch.err[0]) {
 		snprintf(watch.err, sizeof watch.err, "%s", err);
-		watch.n += !watch.n; /* try again no sooner than a working probe would */
 	}
-	watch.last_ns = ipcb_now_ns();
+	watch.last_ns = ipcb_now_ns(); /* after a failure too: the next try no sooner than a probe */
 }
 
 /* Rows first..first+n-1 were just reported: they keep the last probe. */

@@ -6,6 +6,7 @@
 #ifndef IPCB_STATS_H
 #define IPCB_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -76,5 +77,16 @@ int ipcb_hodges_lehmann(const double *x, size_t nx, const double *y, size_t ny, 
 
 /* P(Z > z) for a standard normal Z. */
 double ipcb_normal_sf(double z);
+
+/*
+ * True when two host probes (the runner's cache-line round trips, ns, as
+ * host_c2c_ns in results.json) both exist (> 0) and are more than 1.5x
+ * apart: the host was in another state for each, and figures measured
+ * under them are not comparable. The runner, report and compare all ask.
+ */
+static inline bool ipcb_host_apart(double a, double b)
+{
+	return a > 0 && b > 0 && (a > b ? a / b : b / a) > 1.5;
+}
 
 #endif /* IPCB_STATS_H */

@@ -85,12 +85,13 @@ struct ipcq_mech {
 
 	/*
 	 * Optional (NULL: the core calls put or get at once). The common case
-	 * of put or get, tried by the core before it turns a finite timeout into
-	 * a deadline: true when the message was queued (taken, with *len set)
-	 * exactly as put (get) would have; false, with nothing done, sends the
-	 * core on to put (get) for everything else - no room, nothing queued,
-	 * TOOBIG, a gone peer. A deadline reads the clock, which costs ~25 ns
-	 * on a KVM guest: a third of a 64 B message through shmring.
+	 * of put or get, which the core tries first, before it turns the
+	 * timeout into a deadline: true when the message was queued (taken,
+	 * with *len set) exactly as put (get) would have; false, with nothing
+	 * done, sends the core on to put (get) for everything else - no room,
+	 * nothing queued, TOOBIG, a gone peer. A finite timeout's deadline
+	 * reads the clock, ~25 ns on a KVM guest: a third of a 64 B message
+	 * through shmring.
 	 */
 	bool (*try_put)(void *st, const void *msg, size_t len);
 	bool (*try_get)(void *st, void *buf, size_t cap, size_t *len);

@@ -165,7 +165,7 @@ int ipcq__put(ipcq *q, const void *handle, const void *msg, size_t len, int64_t 
 	}
 	if (!len && !(q->mech->caps & IPCQ_CAP_ZEROLEN))
 		return ipcq__fail_on(handle, IPCQ_UNSUPPORTED, "put: %s cannot carry zero-length messages", q->mech->name);
-	if (timeout_ns > 0 && q->mech->try_put && q->mech->try_put(q->state, msg, len))
+	if (q->mech->try_put && q->mech->try_put(q->state, msg, len))
 		return IPCQ_OK;
 	return ipcq__bound(handle, q->mech->put(q->state, msg, len, ipcq__deadline(timeout_ns)));
 }
@@ -177,7 +177,7 @@ int ipcq__get(ipcq *q, const void *handle, void *buf, size_t cap, size_t *len, i
 		return st;
 	if (!len || (cap && !buf))
 		return ipcq__fail_on(handle, IPCQ_INVAL, "%s: len is NULL, or buf is NULL with a non-zero cap", "get");
-	if (timeout_ns > 0 && q->mech->try_get && q->mech->try_get(q->state, buf, cap, len))
+	if (q->mech->try_get && q->mech->try_get(q->state, buf, cap, len))
 		return IPCQ_OK;
 	return ipcq__bound(handle, q->mech->get(q->state, buf, cap, len, ipcq__deadline(timeout_ns)));
 }

@@ -48,8 +48,9 @@
  * A sleeper increments a waiter count (seq_cst) before its last look; a
  * publisher stores the new state before it reads the count, so one of the two
  * always sees the other: no lost wake-up, and no futex call while nobody
- * sleeps; a waker takes the sleepers it woke off the count itself. On the CAS path the seq_cst CAS orders the two; a solo owner has no
- * fence, so a sleeper issues the membarrier above between announcing itself
+ * sleeps; a waker takes the sleepers it woke off the count itself. On the
+ * CAS path the seq_cst CAS orders the two; a solo owner has no fence, so a
+ * sleeper issues the membarrier above between announcing itself
  * and its last look (which is why only registered processes become owners).
  * Sleepers wake every 50 ms (IPCQ_SHMRING_NAP_NS, 1 ms to 60 s; tests raise
  * it so a lost wake-up would show as a hang) to look at the lifelines, since
@@ -765,11 +766,12 @@ static inline bool op_fills(enum shmring_kind k)
 /*
  * The solo path's common case, inline: this thread owns the side and the
  * next slot is ready. True when done; false sends the caller to the general
- * path (a shared side, a full or empty ring, a slot to skip, TOOBIG). put
- * and get try it first, and so does a spinner whose slot has moved: no op
- * dispatch, no search loop, fewer frames - a third fewer instructions,
- * which counts when every op waits on a remote cache line (the CPU overlaps
- * as many as fit its window) and on a round trip's critical path.
+ * path (a shared side, a full or empty ring, a slot to skip, TOOBIG). Every
+ * put and get tries it first (try_put/try_get), and so does a spinner whose
+ * slot has moved: no op dispatch, no search loop, fewer frames - a third
+ * fewer instructions, which counts when every op waits on a remote cache
+ * line (the CPU overlaps as many as fit its window) and on a round trip's
+ * critical path.
  */
 static inline bool shmring_solo_put(struct shmring *q, const void *msg, size_t len)
 {
@@ -1414,12 +1416,11 @@ static int shmring_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 	struct shmring *q = st;
 	if (shmring_no_consumer(q))
 		return shmring_broken();
-	if (shmring_solo_put(q, msg, len))
-		return IPCQ_OK;
 	struct shmring_op op = { .kind = OP_PUT, .msg = msg, .len = len };
 	return shmring_run(q, &op, dl);
 }
 
+/* try_put and try_get (the core's first try of every put and get): the solo path's common case. */
 static bool shmring_fast_put(void *st, const void *msg, size_t len)
 {
 	struct shmring *q = st;
@@ -1433,11 +1434,8 @@ static bool shmring_fast_get(void *st, void *buf, size_t cap, size_t *len)
 
 static int shmring_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl)
 {
-	struct shmring *q = st;
-	if (shmring_solo_get(q, buf, cap, len))
-		return IPCQ_OK;
 	struct shmring_op op = { .kind = OP_GET, .buf = buf, .cap = cap, .out_len = len };
-	return shmring_run(q, &op, dl);
+	return shmring_run(st, &op, dl);
 }
 
 static int shmring_poll(void *st, ipcq_deadline dl)
