@@ -10,8 +10,8 @@
  *           slots in MAP_SHARED memory between two processes, one cache line
  *           per message and no index, each end waiting for a batch when it
  *           finds the ring full or empty: no system call, no wake-up - the
- *           ceiling for any queue. Every message's sequence number is
- *           checked, all its bytes one message in 256.
+ *           ceiling for any queue. Every byte of every message is
+ *           checked, as the stream workload checks a queue's.
  *
  * Sections follow the rows: c2c, memcpy, ring; then the dispatch.
  *
