@@ -804,6 +804,51 @@ static inline bool shmring_solo_get(struct shmring *q, void *buf, size_t cap, si
 	return done;
 }
 
+/*
+ * The same for zero copy: the next slot, marked CLAIMED or READING with our
+ * pid as try_reserve and try_hold do on every path (see "Zero copy").
+ */
+static inline bool shmring_solo_reserve(struct shmring *q, size_t len, void **where)
+{
+	struct shmring_side *sd = &q->h->prod;
+	if (!shmring_solo_enter(q, sd, &q->prod_safe))
+		return false;
+	uint64_t pos = atomic_load_explicit(&sd->hint, memory_order_relaxed);
+	struct shmring_slot *s = slot_at(q, pos);
+	uint64_t lap = lap_of(q, pos);
+	bool done = atomic_load_explicit(&s->state, memory_order_acquire) == ST(lap, K_FREE, 0);
+	if (done) {
+		atomic_store_explicit(&s->state, ST(lap, K_CLAIMED, self_pid()), memory_order_relaxed);
+		atomic_store_explicit(&s->len, ZC_HELD | len, memory_order_relaxed);
+		atomic_store_explicit(&sd->hint, pos + 1, memory_order_relaxed);
+		*where = slot_data(q, s);
+		slot_prefetch_write(q, pos + 1);
+	}
+	atomic_store_explicit(&sd->busy, 0, memory_order_release);
+	return done;
+}
+
+static inline bool shmring_solo_hold(struct shmring *q, const void **where, size_t *len)
+{
+	struct shmring_side *sd = &q->h->cons;
+	if (!shmring_solo_enter(q, sd, &q->cons_safe))
+		return false;
+	uint64_t pos = atomic_load_explicit(&sd->hint, memory_order_relaxed);
+	struct shmring_slot *s = slot_at(q, pos);
+	uint64_t lap = lap_of(q, pos);
+	bool done = atomic_load_explicit(&s->state, memory_order_acquire) == ST(lap, K_FULL, 0);
+	if (done) {
+		atomic_store_explicit(&s->state, ST(lap, K_READING, self_pid()), memory_order_relaxed);
+		uint64_t n = atomic_load_explicit(&s->len, memory_order_relaxed);
+		atomic_store_explicit(&s->len, ZC_HELD | n, memory_order_relaxed);
+		atomic_store_explicit(&sd->hint, pos + 1, memory_order_relaxed);
+		*len = (size_t)n;
+		*where = slot_data(q, s);
+	}
+	atomic_store_explicit(&sd->busy, 0, memory_order_release);
+	return done;
+}
+
 /* One non-blocking try of op, solo when this thread owns its side; eager as in try_get. */
 static int shmring_attempt(struct shmring *q, const struct shmring_op *op, bool eager, struct shmring_stuck *sk)
 {
@@ -1484,6 +1529,8 @@ static int shmring_reserve(void *st, size_t len, void **buf, ipcq_deadline dl)
 		return shmring_broken();
 	if (!atomic_load_explicit(&q->zc_used, memory_order_relaxed)) /* once: threads share the line */
 		atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
+	if (shmring_solo_reserve(q, len, buf))
+		return IPCQ_OK;
 	struct shmring_op op = { .kind = OP_RESERVE, .len = len, .where = buf };
 	return shmring_run(q, &op, dl);
 }
@@ -1545,6 +1592,8 @@ static int shmring_peek(void *st, const void **buf, size_t *len, ipcq_deadline d
 	struct shmring *q = st;
 	if (!atomic_load_explicit(&q->zc_used, memory_order_relaxed)) /* once: threads share the line */
 		atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
+	if (shmring_solo_hold(q, buf, len))
+		return IPCQ_OK;
 	struct shmring_op op = { .kind = OP_HOLD, .out_len = len, .where = (void **)buf };
 	return shmring_run(q, &op, dl);
 }
