@@ -773,35 +773,53 @@ static inline bool op_fills(enum shmring_kind k)
  * line (the CPU overlaps as many as fit its window) and on a round trip's
  * critical path.
  */
+/*
+ * The slot a solo call works on: when this thread owns the producers' side
+ * (fill) or the consumers', and the next slot is FREE (fill) or FULL at its
+ * lap, that slot with *pos and *lap, inside the owner's busy window, which
+ * the caller closes with shmring_solo_end. Else NULL, window closed.
+ */
+static inline struct shmring_slot *shmring_solo_next(struct shmring *q, bool fill, uint64_t *pos, uint64_t *lap)
+{
+	struct shmring_side *sd = fill ? &q->h->prod : &q->h->cons;
+	if (!shmring_solo_enter(q, sd, fill ? &q->prod_safe : &q->cons_safe))
+		return NULL;
+	*pos = atomic_load_explicit(&sd->hint, memory_order_relaxed);
+	*lap = lap_of(q, *pos);
+	struct shmring_slot *s = slot_at(q, *pos);
+	if (atomic_load_explicit(&s->state, memory_order_acquire) == ST(*lap, fill ? K_FREE : K_FULL, 0))
+		return s;
+	atomic_store_explicit(&sd->busy, 0, memory_order_release);
+	return NULL;
+}
+
+static inline void shmring_solo_end(struct shmring_side *sd)
+{
+	atomic_store_explicit(&sd->busy, 0, memory_order_release);
+}
+
 static inline bool shmring_solo_put(struct shmring *q, const void *msg, size_t len)
 {
-	struct shmring_side *sd = &q->h->prod;
-	if (!shmring_solo_enter(q, sd, &q->prod_safe))
+	uint64_t pos, lap;
+	struct shmring_slot *s = shmring_solo_next(q, true, &pos, &lap);
+	if (!s)
 		return false;
-	uint64_t pos = atomic_load_explicit(&sd->hint, memory_order_relaxed);
-	struct shmring_slot *s = slot_at(q, pos);
-	uint64_t lap = lap_of(q, pos);
-	bool done = atomic_load_explicit(&s->state, memory_order_acquire) == ST(lap, K_FREE, 0);
-	if (done)
-		shmring_solo_publish(q, s, pos, lap, msg, len);
-	atomic_store_explicit(&sd->busy, 0, memory_order_release);
-	return done;
+	shmring_solo_publish(q, s, pos, lap, msg, len);
+	shmring_solo_end(&q->h->prod);
+	return true;
 }
 
 static inline bool shmring_solo_get(struct shmring *q, void *buf, size_t cap, size_t *len)
 {
-	struct shmring_side *sd = &q->h->cons;
-	if (!shmring_solo_enter(q, sd, &q->cons_safe))
+	uint64_t pos, lap;
+	struct shmring_slot *s = shmring_solo_next(q, false, &pos, &lap);
+	if (!s)
 		return false;
-	uint64_t pos = atomic_load_explicit(&sd->hint, memory_order_relaxed);
-	struct shmring_slot *s = slot_at(q, pos);
-	uint64_t lap = lap_of(q, pos);
-	bool done = atomic_load_explicit(&s->state, memory_order_acquire) == ST(lap, K_FULL, 0) &&
-	            atomic_load_explicit(&s->len, memory_order_relaxed) <= cap;
-	if (done)
+	bool fits = atomic_load_explicit(&s->len, memory_order_relaxed) <= cap;
+	if (fits)
 		shmring_take(q, s, pos, lap, buf, len, true);
-	atomic_store_explicit(&sd->busy, 0, memory_order_release);
-	return done;
+	shmring_solo_end(&q->h->cons);
+	return fits;
 }
 
 /*
@@ -810,43 +828,33 @@ static inline bool shmring_solo_get(struct shmring *q, void *buf, size_t cap, si
  */
 static inline bool shmring_solo_reserve(struct shmring *q, size_t len, void **where)
 {
-	struct shmring_side *sd = &q->h->prod;
-	if (!shmring_solo_enter(q, sd, &q->prod_safe))
+	uint64_t pos, lap;
+	struct shmring_slot *s = shmring_solo_next(q, true, &pos, &lap);
+	if (!s)
 		return false;
-	uint64_t pos = atomic_load_explicit(&sd->hint, memory_order_relaxed);
-	struct shmring_slot *s = slot_at(q, pos);
-	uint64_t lap = lap_of(q, pos);
-	bool done = atomic_load_explicit(&s->state, memory_order_acquire) == ST(lap, K_FREE, 0);
-	if (done) {
-		atomic_store_explicit(&s->state, ST(lap, K_CLAIMED, self_pid()), memory_order_relaxed);
-		atomic_store_explicit(&s->len, ZC_HELD | len, memory_order_relaxed);
-		atomic_store_explicit(&sd->hint, pos + 1, memory_order_relaxed);
-		*where = slot_data(q, s);
-		slot_prefetch_write(q, pos + 1);
-	}
-	atomic_store_explicit(&sd->busy, 0, memory_order_release);
-	return done;
+	atomic_store_explicit(&s->state, ST(lap, K_CLAIMED, self_pid()), memory_order_relaxed);
+	atomic_store_explicit(&s->len, ZC_HELD | len, memory_order_relaxed);
+	atomic_store_explicit(&q->h->prod.hint, pos + 1, memory_order_relaxed);
+	*where = slot_data(q, s);
+	slot_prefetch_write(q, pos + 1);
+	shmring_solo_end(&q->h->prod);
+	return true;
 }
 
 static inline bool shmring_solo_hold(struct shmring *q, const void **where, size_t *len)
 {
-	struct shmring_side *sd = &q->h->cons;
-	if (!shmring_solo_enter(q, sd, &q->cons_safe))
+	uint64_t pos, lap;
+	struct shmring_slot *s = shmring_solo_next(q, false, &pos, &lap);
+	if (!s)
 		return false;
-	uint64_t pos = atomic_load_explicit(&sd->hint, memory_order_relaxed);
-	struct shmring_slot *s = slot_at(q, pos);
-	uint64_t lap = lap_of(q, pos);
-	bool done = atomic_load_explicit(&s->state, memory_order_acquire) == ST(lap, K_FULL, 0);
-	if (done) {
-		atomic_store_explicit(&s->state, ST(lap, K_READING, self_pid()), memory_order_relaxed);
-		uint64_t n = atomic_load_explicit(&s->len, memory_order_relaxed);
-		atomic_store_explicit(&s->len, ZC_HELD | n, memory_order_relaxed);
-		atomic_store_explicit(&sd->hint, pos + 1, memory_order_relaxed);
-		*len = (size_t)n;
-		*where = slot_data(q, s);
-	}
-	atomic_store_explicit(&sd->busy, 0, memory_order_release);
-	return done;
+	atomic_store_explicit(&s->state, ST(lap, K_READING, self_pid()), memory_order_relaxed);
+	uint64_t n = atomic_load_explicit(&s->len, memory_order_relaxed);
+	atomic_store_explicit(&s->len, ZC_HELD | n, memory_order_relaxed);
+	atomic_store_explicit(&q->h->cons.hint, pos + 1, memory_order_relaxed);
+	*len = (size_t)n;
+	*where = slot_data(q, s);
+	shmring_solo_end(&q->h->cons);
+	return true;
 }
 
 /* One non-blocking try of op, solo when this thread owns its side; eager as in try_get. */
@@ -866,7 +874,7 @@ static int shmring_attempt(struct shmring *q, const struct shmring_op *op, bool 
 		rc = op->kind == OP_RESERVE ? shmring_try_reserve(q, op->len, op->where, solo, sk)
 		                            : shmring_try_hold(q, (const void **)op->where, op->out_len, solo, sk);
 	if (solo)
-		atomic_store_explicit(&sd->busy, 0, memory_order_release);
+		shmring_solo_end(sd);
 	return rc;
 }
 
@@ -1551,7 +1559,7 @@ static int shmring_commit(void *st, void *buf, size_t len)
 		/* Publish as a solo put does; our CLAIMED slot is moved by nobody else while we live. */
 		atomic_store_explicit(&s->state, ST(ST_LAP(cur), K_FULL, 0), memory_order_release);
 		wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, true);
-		atomic_store_explicit(&sd->busy, 0, memory_order_release);
+		shmring_solo_end(sd);
 		return IPCQ_OK;
 	}
 	if (!atomic_compare_exchange_strong_explicit(&s->state, &cur, ST(ST_LAP(cur), K_FULL, 0), memory_order_seq_cst,
@@ -1612,7 +1620,7 @@ static int shmring_consume(void *st, const void *buf)
 		atomic_store_explicit(&s->len, 0, memory_order_relaxed);
 		atomic_store_explicit(&s->state, ST(ST_LAP(cur) + 1, K_FREE, 0), memory_order_release);
 		wake_if_waiting(&q->h->room_waiters, &q->h->room_futex, true);
-		atomic_store_explicit(&sd->busy, 0, memory_order_release);
+		shmring_solo_end(sd);
 		return IPCQ_OK;
 	}
 	shmring_zc_end(q, s, cur);
