@@ -68,8 +68,8 @@ for pl in places:
                 if s is None or s.get("error_occurred"):
                     bad.append("spinning run: %s missing or failed" % n); continue
                 # spinning through each 20 ms gap: the blocked side was on the CPU. It yields
-                # to other runnable tasks between tries, so a loaded CPU (ctest -j2, ASan)
-                # cuts its share: required are the 2 % and 5x the sleeping figure.
+                # to other runnable tasks between tries, so a loaded CPU cuts its share (ctest
+                # runs this test alone): required are the 2 % and 5x the sleeping figure.
                 busy, idle = s.get("idle_cpu_pct", 0), r.get("idle_cpu_pct", 100)
                 if not (busy > 2 and busy > 5 * idle):
                     bad.append("%s: spinning through the gap used %r%% of a CPU, sleeping %r%%: "
