@@ -401,12 +401,37 @@ static void note_wait(struct flow *f, int64_t ns)
 }
 
 static bool flow_zc; /* producers reserve/commit, consumers peek/consume (set before the forks) */
+static bool flow_bursts; /* producers pause between bursts of 1-64 messages (set before the forks) */
+
+/*
+ * After message s, a bursty producer may pause: 0-4 us of busy waiting
+ * between bursts, now and then 0.2 ms asleep. A solo consumer that caught up
+ * slips (shmring_slip) and must stop when the producer does.
+ */
+static void flow_pause(uint32_t s, uint32_t *burst_left, uint64_t *rng)
+{
+	if ((*burst_left)-- > 0)
+		return;
+	*rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+	*burst_left = (uint32_t)(*rng >> 58); /* 0-63 more */
+	if (s % 4096 == 4095) {
+		usleep(200);
+		return;
+	}
+	int64_t until = shm_now() + (int64_t)((*rng >> 20) % 4000);
+	while (shm_now() < until)
+		;
+}
 
 static void flow_producer(ipcq *q, struct flow *f, uint32_t p, uint32_t per)
 {
 	ipcq_release(q, IPCQ_CONSUMER);
 	unsigned char b[MSG];
+	uint32_t burst_left = 0;
+	uint64_t rng = p + 1;
 	for (uint32_t s = 0; s < per; s++) {
+		if (flow_bursts)
+			flow_pause(s, &burst_left, &rng);
 		uint64_t seq = ((uint64_t)p << 32) | s;
 		int64_t t0 = shm_now();
 		if (flow_zc) {
@@ -677,6 +702,16 @@ static void t_zc_futex_only_1x1(void)
 	flow_zc = false;
 }
 
+/* 1 -> 1 solo, spinning: the consumer catches up, slips, and must stop slipping at every pause. */
+static void t_slipping_1x1_bursts(void)
+{
+	flow_bursts = true;
+	run_flow(1, 1, PER, 1024, NULL);
+	flow_zc = true;
+	run_flow(1, 1, PER, 1024, NULL);
+	flow_zc = flow_bursts = false;
+}
+
 static void t_zc_mpmc_4x4(void)
 {
 	flow_zc = true;
@@ -825,6 +860,7 @@ int shm_add_shmring(void)
 	    !CU_add_test(s, "futex_only_4x4_no_lost_wakeup", t_futex_only_4x4) ||
 	    !CU_add_test(s, "zc_futex_only_1x1_no_lost_wakeup", t_zc_futex_only_1x1) ||
 	    !CU_add_test(s, "zc_mpmc_4x4_checksummed", t_zc_mpmc_4x4) ||
+	    !CU_add_test(s, "slipping_1x1_bursts_checksummed", t_slipping_1x1_bursts) ||
 	    !CU_add_test(s, "wrap_around_mixed_sizes", t_wrap_mixed_sizes) ||
 	    !CU_add_test(s, "capacity_and_qsize_across_laps", t_capacity_and_qsize_across_laps) ||
 	    !CU_add_test(s, "no_dev_shm_entry", t_no_dev_shm_entry))
