@@ -153,6 +153,9 @@ struct ipcq_mech {
 	int (*cancel)(void *st, void *buf);
 	int (*peek)(void *st, const void **buf, size_t *len, ipcq_deadline dl);
 	int (*consume)(void *st, const void *buf);
+	/* Optional: reserve's and peek's common case, tried first, as try_put and try_get. */
+	bool (*try_reserve)(void *st, size_t len, void **buf);
+	bool (*try_peek)(void *st, const void **buf, size_t *len);
 
 	/*
 	 * Shared values, for IPCQ_CAP_SHARED (all six set, or all NULL: the

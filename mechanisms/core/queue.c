@@ -233,6 +233,8 @@ int ipcq_reserve(ipcq *q, size_t len, void **buf, int64_t timeout_ns)
 		           len, q->cfg.max_msg, q->mech->name);
 		return ipcq__bound(q, IPCQ_TOOBIG);
 	}
+	if (q->mech->try_reserve && q->mech->try_reserve(q->state, len, buf))
+		return IPCQ_OK;
 	return ipcq__bound(q, q->mech->reserve(q->state, len, buf, ipcq__deadline(timeout_ns)));
 }
 
@@ -266,6 +268,8 @@ int ipcq_peek(ipcq *q, const void **buf, size_t *len, int64_t timeout_ns)
 	if (!buf || !len)
 		return ipcq__fail_on(q, IPCQ_INVAL, "%s: buf or len is NULL", "peek");
 	*buf = NULL;
+	if (q->mech->try_peek && q->mech->try_peek(q->state, buf, len))
+		return IPCQ_OK;
 	return ipcq__bound(q, q->mech->peek(q->state, buf, len, ipcq__deadline(timeout_ns)));
 }
 

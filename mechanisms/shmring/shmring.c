@@ -767,20 +767,20 @@ static inline bool op_fills(enum shmring_kind k)
 }
 
 /*
- * The solo path's common case, inline: this thread owns the side and the
- * next slot is ready. True when done; false sends the caller to the general
- * path (a shared side, a full or empty ring, a slot to skip, TOOBIG). Every
- * put and get tries it first (try_put/try_get), and so does a spinner whose
- * slot has moved: no op dispatch, no search loop, fewer frames - a third
- * fewer instructions, which counts when every op waits on a remote cache
- * line (the CPU overlaps as many as fit its window) and on a round trip's
+ * The solo path's common case, inline (solo_put, solo_get, solo_reserve,
+ * solo_hold): this thread owns the side and the next slot is ready. True
+ * when done; false sends the caller to the general path (a shared side, a
+ * full or empty ring, a slot to skip, TOOBIG). Every put, get, reserve and
+ * peek tries it first (the try_* ops), and so does a spinner whose slot has
+ * moved: no op dispatch, no search loop, fewer frames - a third fewer
+ * instructions, which counts when every op waits on a remote cache line
+ * (the CPU overlaps as many as fit its window) and on a round trip's
  * critical path.
- */
-/*
- * The slot a solo call works on: when this thread owns the producers' side
- * (fill) or the consumers', and the next slot is FREE (fill) or FULL at its
- * lap, that slot with *pos and *lap, inside the owner's busy window, which
- * the caller closes with shmring_solo_end. Else NULL, window closed.
+ *
+ * shmring_solo_next finds the slot: when this thread owns the producers'
+ * side (fill) or the consumers', and the next slot is FREE (fill) or FULL at
+ * its lap, that slot with *pos and *lap, inside the owner's busy window,
+ * which the caller closes with shmring_solo_end. Else NULL, window closed.
  */
 static inline struct shmring_slot *shmring_solo_next(struct shmring *q, bool fill, uint64_t *pos, uint64_t *lap)
 {
@@ -825,10 +825,7 @@ static inline bool shmring_solo_get(struct shmring *q, void *buf, size_t cap, si
 	return fits;
 }
 
-/*
- * The same for zero copy: the next slot, marked CLAIMED or READING with our
- * pid as try_reserve and try_hold do on every path (see "Zero copy").
- */
+/* Zero copy: the next slot, marked CLAIMED or READING with our pid as try_reserve and try_hold do on every path. */
 static inline bool shmring_solo_reserve(struct shmring *q, size_t len, void **where)
 {
 	uint64_t pos, lap;
@@ -1612,15 +1609,39 @@ static struct shmring_slot *shmring_zc_slot(const struct shmring *q, const void 
 	return NULL;
 }
 
+/* This handle reserves or holds slots: release must look for what it still holds. */
+static inline void shmring_zc_mark(struct shmring *q)
+{
+	if (!atomic_load_explicit(&q->zc_used, memory_order_relaxed)) /* once: threads share the line */
+		atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
+}
+
+/* try_reserve and try_peek: as try_put and try_get, solo only. */
+static bool shmring_fast_reserve(void *st, size_t len, void **buf)
+{
+	struct shmring *q = st;
+	if (shmring_no_consumer(q))
+		return false;
+	shmring_zc_mark(q);
+	return shmring_solo_reserve(q, len, buf);
+}
+
+static bool shmring_fast_peek(void *st, const void **buf, size_t *len)
+{
+	struct shmring *q = st;
+	shmring_zc_mark(q);
+	if (!shmring_solo_hold(q, buf, len))
+		return false;
+	shmring_mark_hot(q);
+	return true;
+}
+
 static int shmring_reserve(void *st, size_t len, void **buf, ipcq_deadline dl)
 {
 	struct shmring *q = st;
 	if (shmring_no_consumer(q))
 		return shmring_broken();
-	if (!atomic_load_explicit(&q->zc_used, memory_order_relaxed)) /* once: threads share the line */
-		atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
-	if (shmring_solo_reserve(q, len, buf))
-		return IPCQ_OK;
+	shmring_zc_mark(q);
 	struct shmring_op op = { .kind = OP_RESERVE, .len = len, .where = buf };
 	return shmring_run(q, &op, dl);
 }
@@ -1680,12 +1701,7 @@ static int shmring_cancel(void *st, void *buf)
 static int shmring_peek(void *st, const void **buf, size_t *len, ipcq_deadline dl)
 {
 	struct shmring *q = st;
-	if (!atomic_load_explicit(&q->zc_used, memory_order_relaxed)) /* once: threads share the line */
-		atomic_store_explicit(&q->zc_used, 1, memory_order_relaxed);
-	if (shmring_solo_hold(q, buf, len)) {
-		shmring_mark_hot(q);
-		return IPCQ_OK;
-	}
+	shmring_zc_mark(q);
 	struct shmring_op op = { .kind = OP_HOLD, .out_len = len, .where = (void **)buf };
 	return shmring_run(q, &op, dl);
 }
@@ -1780,6 +1796,8 @@ const struct ipcq_mech ipcq_mech_shmring = {
 	.get = shmring_get,
 	.try_put = shmring_fast_put,
 	.try_get = shmring_fast_get,
+	.try_reserve = shmring_fast_reserve,
+	.try_peek = shmring_fast_peek,
 	.poll = shmring_poll,
 	.qsize = shmring_qsize,
 	.release = shmring_release,
