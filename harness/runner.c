@@ -512,8 +512,10 @@ int ipcb_plan_build(const struct ipcb_suite *s, const struct ipcb_filter *f, hwl
 								return -1;
 							continue;
 						}
+						/* api=many: <mechanism>-many, every mechanism (the core batches for those without a path of their own) */
 						char mname[64];
-						snprintf(mname, sizeof mname, "%s%s", ipcq_mech_name(m), api == IPCB_API_ZEROCOPY ? "-zc" : "");
+						snprintf(mname, sizeof mname, "%s%s", ipcq_mech_name(m),
+						         api == IPCB_API_ZEROCOPY ? "-zc" : api == IPCB_API_MANY ? "-many" : "");
 						for (int pl = 0; pl < IPCB_PLACE_COUNT; pl++) {
 							if (!(places & (1u << pl)) || !rs[pl].ok)
 								continue;
@@ -1429,10 +1431,13 @@ static void line_summary(const struct ipcb_suite_line *l, char *buf, size_t len)
 		for (unsigned i = 0; i < l->nconc; i++)
 			ADD("%s%u", i ? "," : "", l->conc[i]);
 	}
-	if (l->apis != 1u << IPCB_API_COPY)
-		ADD(" api=%s%s%s", l->apis & (1u << IPCB_API_COPY) ? "copy" : "",
-		    l->apis == ((1u << IPCB_API_COPY) | (1u << IPCB_API_ZEROCOPY)) ? "," : "",
-		    l->apis & (1u << IPCB_API_ZEROCOPY) ? "zerocopy" : "");
+	if (l->apis != 1u << IPCB_API_COPY) {
+		static const char *const api_names[IPCB_API_COUNT] = { "copy", "zerocopy", "many" };
+		ADD(" api=");
+		for (int k = 0, j = 0; k < IPCB_API_COUNT; k++)
+			if (l->apis & (1u << k))
+				ADD("%s%s", j++ ? "," : "", api_names[k]);
+	}
 	if (l->wl == &ipcb_workload_stream) {
 		ADD(" pairs=");
 		for (unsigned i = 0; i < l->npairs; i++)

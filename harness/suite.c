@@ -424,8 +424,10 @@ static int add_api(const char *item, void *ctx, char *err, size_t errlen)
 		*mask |= 1u << IPCB_API_COPY;
 	else if (!strcmp(item, "zerocopy"))
 		*mask |= 1u << IPCB_API_ZEROCOPY;
+	else if (!strcmp(item, "many"))
+		*mask |= 1u << IPCB_API_MANY;
 	else {
-		snprintf(err, errlen, "api '%s': valid values are copy and zerocopy", item);
+		snprintf(err, errlen, "api '%s': valid values are copy, zerocopy and many", item);
 		return -1;
 	}
 	return 0;
@@ -516,6 +518,11 @@ static int parse_line(char *text, struct ipcb_suite_line *l, char *err, size_t e
 		else if (!strcmp(key, "api") && (is_stream || l->wl == &ipcb_workload_pingpong)) {
 			l->apis = 0;
 			rc = each_item(val, add_api, &l->apis, "api", err, errlen);
+			if (rc == 0 && !is_stream && (l->apis & (1u << IPCB_API_MANY))) {
+				snprintf(err, errlen, "api 'many' is for stream lines (pingpong has one message in flight); "
+				                      "use copy or zerocopy");
+				rc = -1;
+			}
 		} else if (!strcmp(key, "rows") && is_limit)
 			rc = ipcb_parse_rows(val, &l->rows, err, errlen);
 		else if (!strcmp(key, "min_time")) {

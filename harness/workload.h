@@ -28,8 +28,8 @@ enum ipcb_spawn_kind { IPCB_SPAWN_FORK = 0, IPCB_SPAWN_POSIX_SPAWN, IPCB_SPAWN_P
 /* io tasks: a timed sleep, or a blocking read answered by a local socket. */
 enum ipcb_io_task { IPCB_IO_SLEEP = 0, IPCB_IO_SOCKET, IPCB_IO_COUNT };
 
-/* pingpong, stream: how messages move (ipcb_case.variant). */
-enum ipcb_api { IPCB_API_COPY = 0, IPCB_API_ZEROCOPY, IPCB_API_COUNT };
+/* pingpong, stream: how messages move (ipcb_case.variant); many: stream only. */
+enum ipcb_api { IPCB_API_COPY = 0, IPCB_API_ZEROCOPY, IPCB_API_MANY, IPCB_API_COUNT };
 
 /* Reference rows (workload "pyref"): what Python's multiprocessing measures. */
 enum ipcb_pyref_row {

@@ -147,6 +147,28 @@ IPCQ_API bool ipcq_full(ipcq *q);
 IPCQ_API int ipcq_release(ipcq *q, unsigned roles);
 /* Releases every role and frees local resources; safe twice, later calls say CLOSED. */
 IPCQ_API int ipcq_close(ipcq *q);
+/* --- Many messages a call, as sendmmsg(2) and recvmmsg(2) ------------------ */
+
+/*
+ * One message of ipcq_put_many (buf and len: the message) or ipcq_get_many
+ * (buf and cap: the room; len: set to the message's size).
+ */
+typedef struct ipcq_msgv {
+	void *buf;
+	size_t len, cap;
+} ipcq_msgv;
+
+/*
+ * The per-message cost of put and get (checks, a call into the mechanism,
+ * a wake-up check, the clock for a finite timeout) paid once per call: every
+ * mechanism takes these; shmring moves a run of slots in one pass.
+ */
+
+/* Queues v[0..n) in order, as n puts under one deadline; *done = how many went (n on OK; else v[*done] failed, none after it tried). */
+IPCQ_API int ipcq_put_many(ipcq *q, const ipcq_msgv *v, size_t n, size_t *done, int64_t timeout_ns);
+/* Waits as get for one message, then takes those queued at once too, up to n: *got >= 1 on OK; TOOBIG only for v[0] (later misfits stay queued). */
+IPCQ_API int ipcq_get_many(ipcq *q, ipcq_msgv *v, size_t n, size_t *got, int64_t timeout_ns);
+
 /* --- Zero copy: write and read a message in the queue's own memory ------- */
 
 /*

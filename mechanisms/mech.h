@@ -95,6 +95,17 @@ struct ipcq_mech {
 	 */
 	bool (*try_put)(void *st, const void *msg, size_t len);
 	bool (*try_get)(void *st, void *buf, size_t cap, size_t *len);
+	/*
+	 * Optional (NULL: the core calls try_put or try_get, then put or get,
+	 * message by message). ipcq_put_many's and ipcq_get_many's common case:
+	 * returns k <= n, having queued v[0..k) (taken v[0..k), len set) exactly
+	 * as k calls of try_put (try_get) would have, with nothing else done; a
+	 * short count means the next message would have been refused (the core
+	 * then waits as put for it, or, for get, ends the call with what it has).
+	 * One call wakes a sleeping peer at most once.
+	 */
+	size_t (*try_put_many)(void *st, const ipcq_msgv *v, size_t n);
+	size_t (*try_get_many)(void *st, ipcq_msgv *v, size_t n);
 
 	/*
 	 * Waits until dl at most for a get to have something to say: OK when a

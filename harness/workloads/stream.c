@@ -29,6 +29,11 @@
  * ipcq_consume: the same bytes written and read per message as the copy
  * variant, without put's and get's copies.
  *
+ * api=many (rows <mechanism>-many, every mechanism): producers stamp MANY
+ * messages and queue them with one ipcq_put_many, consumers take up to MANY
+ * with one ipcq_get_many and check each as above - what an application that
+ * moves messages in bursts would do.
+ *
  * Sections: producer and consumer bodies; the conductor (batch, stop_all,
  * check_totals); stream_run.
  */
@@ -40,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +57,8 @@
 #define SLICE_NS 100000000LL
 #define STALL_NS 10000000000LL  /* a batch with no progress this long is a hang */
 #define END_TIMEOUT_NS 5000000000LL
+#define STOP_TIMEOUT_NS 1000000000LL
+#define MANY 32 /* api=many: messages a call; 64 B: 8 -> 32 took shmring from ~0.5x to ~0.8x limit/ring, 128 adds nothing */
 
 /* What one consumer has seen, written by it alone. */
 struct tally {
@@ -66,6 +74,7 @@ struct ctl {
 	uint64_t quota;                 /* set before "go" */
 	atomic_uint_fast64_t last;      /* sequence number of every producer's final message of the batch */
 	atomic_uint finals;             /* final messages of this batch taken so far */
+	atomic_uint stopped;            /* consumers that took their stop message */
 	struct tally tally[IPCB_MAX_PEERS]; /* per consumer */
 };
 
@@ -79,6 +88,7 @@ struct sx {
 	const struct ipcb_case *c;
 	bool thread;
 	bool zc;   /* api=zerocopy */
+	bool many; /* api=many */
 	ipcq *q;
 	struct ctl *ctl; /* shared memory */
 	int go[IPCB_MAX_PEERS][2];
@@ -107,20 +117,41 @@ static int put_in_place(struct sx *x, size_t size, uint64_t seq)
 	return ipcq_commit(x->q, w, size);
 }
 
+/*
+ * api=many: messages n.. of producer id, cnt <= MANY of them, stamped in
+ * v's buffers and queued with ipcq_put_many; *sent says how many went.
+ */
+static int put_many(struct sx *x, unsigned id, ipcq_msgv *v, size_t cnt, uint64_t n, size_t *sent)
+{
+	for (size_t i = 0; i < cnt; i++)
+		ipcb_payload_stamp(v[i].buf, v[i].len, ((uint64_t)id << PROD_SHIFT) | (n + i));
+	int st;
+	size_t d;
+	*sent = 0;
+	while ((st = ipcq_put_many(x->q, v + *sent, cnt - *sent, &d, slice(x)), *sent += d, st) == IPCQ_FULL &&
+	       !atomic_load(&x->ctl->abort))
+		;
+	return st;
+}
+
 static int producer_main(void *arg)
 {
 	struct endpoint *e = arg;
 	struct sx *x = e->x;
-	size_t size = x->c->size;
+	size_t size = x->c->size, nbuf = x->many ? MANY : 1;
 	char t[300];
+	ipcq_msgv v[MANY];
 	if (!x->thread)
 		ipcq_release(x->q, IPCQ_CONSUMER);
-	void *buf = malloc(size);
+	unsigned char *buf = malloc(size * nbuf);
 	if (!buf) {
-		ipcb_report_fail(&x->ctl->report, "producer %u: malloc(%zu) failed", e->id, size);
+		ipcb_report_fail(&x->ctl->report, "producer %u: malloc(%zu) failed", e->id, size * nbuf);
 		return 1;
 	}
-	ipcb_payload_init(buf, size);
+	for (size_t i = 0; i < nbuf; i++) {
+		ipcb_payload_init(buf + i * size, size);
+		v[i] = (ipcq_msgv){ .buf = buf + i * size, .len = size };
+	}
 	uint64_t n = 0;
 	int rc = 1;
 	for (;;) {
@@ -133,10 +164,15 @@ static int producer_main(void *arg)
 			break;
 		}
 		uint64_t quota = x->ctl->quota;
-		for (uint64_t k = 0; k < quota; k++, n++) {
+		for (uint64_t k = 0; k < quota;) {
 			uint64_t seq = ((uint64_t)e->id << PROD_SHIFT) | n;
+			size_t sent = 1;
 			int st;
-			if (x->zc) {
+			if (x->many) {
+				st = put_many(x, e->id, v, quota - k < MANY ? (size_t)(quota - k) : MANY, n, &sent);
+				if (st != IPCQ_OK)
+					n += sent; /* the message that failed */
+			} else if (x->zc) {
 				st = put_in_place(x, size, seq);
 			} else {
 				ipcb_payload_stamp(buf, size, seq);
@@ -146,15 +182,49 @@ static int producer_main(void *arg)
 			}
 			if (st != IPCQ_OK) {
 				ipcb_report_fail(&x->ctl->report, "producer %u: %s of message %llu: %s", e->id,
-			                 x->zc ? "ipcq_reserve/commit" : "ipcq_put",
+				                 x->many ? "ipcq_put_many" : x->zc ? "ipcq_reserve/commit" : "ipcq_put",
 				                 (unsigned long long)n, ipcb_status_text(st, x->q, t, sizeof t));
 				goto out;
 			}
+			k += sent;
+			n += sent;
 		}
 	}
 out:
 	free(buf);
 	return rc;
+}
+
+/* api=many: what one ipcq_get_many brought, v[at..n) not yet looked at. */
+struct inbox {
+	ipcq_msgv v[MANY];
+	size_t n, at;
+};
+
+/* The consumer's next message, at *msg: in buf (copy), in place (zerocopy) or in the inbox (many). */
+static int next_message(struct sx *x, struct inbox *in, void *buf, const void **msg, size_t *len)
+{
+	atomic_int *abort = &x->ctl->abort;
+	int st = IPCQ_OK;
+	if (x->zc) {
+		while ((st = ipcq_peek(x->q, msg, len, slice(x))) == IPCQ_EMPTY && !atomic_load(abort))
+			;
+	} else if (!x->many) {
+		*msg = buf;
+		while ((st = ipcq_get(x->q, buf, x->c->size, len, slice(x))) == IPCQ_EMPTY && !atomic_load(abort))
+			;
+	} else {
+		if (in->at == in->n) {
+			in->at = in->n = 0;
+			while ((st = ipcq_get_many(x->q, in->v, MANY, &in->n, slice(x))) == IPCQ_EMPTY && !atomic_load(abort))
+				;
+			if (st != IPCQ_OK)
+				return st;
+		}
+		*msg = in->v[in->at].buf;
+		*len = in->v[in->at++].len;
+	}
+	return st;
 }
 
 static int consumer_main(void *arg)
@@ -170,25 +240,23 @@ static int consumer_main(void *arg)
 	if (!x->thread)
 		ipcq_release(x->q, IPCQ_PRODUCER);
 	uint64_t delay = ipcb_test_delay_ns(x->c->mech); /* IPCB_TEST_DELAY, tests only */
-	void *buf = malloc(size);
+	size_t nbuf = x->many ? MANY : 1;
+	unsigned char *buf = malloc(size * nbuf);
 	if (!buf) {
-		ipcb_report_fail(&ctl->report, "consumer %u: malloc(%zu) failed", e->id, size);
+		ipcb_report_fail(&ctl->report, "consumer %u: malloc(%zu) failed", e->id, size * nbuf);
 		return 1;
 	}
+	struct inbox in = { .n = 0 };
+	for (size_t i = 0; i < nbuf; i++)
+		in.v[i] = (ipcq_msgv){ .buf = buf + i * size, .cap = size };
 	int rc = 1;
 	for (uint64_t got = 0;; got++) {
 		size_t len = 0;
-		const void *msg = buf;
-		int st;
-		if (x->zc)
-			while ((st = ipcq_peek(x->q, &msg, &len, slice(x))) == IPCQ_EMPTY && !atomic_load(&ctl->abort))
-				;
-		else
-			while ((st = ipcq_get(x->q, buf, size, &len, slice(x))) == IPCQ_EMPTY && !atomic_load(&ctl->abort))
-				;
+		const void *msg;
+		int st = next_message(x, &in, buf, &msg, &len);
 		if (st != IPCQ_OK) {
 			ipcb_report_fail(&ctl->report, "consumer %u: %s after %llu messages: %s", e->id,
-			                 x->zc ? "ipcq_peek" : "ipcq_get", (unsigned long long)got,
+			                 x->zc ? "ipcq_peek" : x->many ? "ipcq_get_many" : "ipcq_get", (unsigned long long)got,
 			                 ipcb_status_text(st, x->q, t, sizeof t));
 			break;
 		}
@@ -204,6 +272,7 @@ static int consumer_main(void *arg)
 			rc = 0;
 			if (x->zc)
 				ipcq_consume(x->q, msg);
+			atomic_fetch_add(&ctl->stopped, 1);
 			break;
 		}
 		unsigned p = (unsigned)(seq >> PROD_SHIFT);
@@ -356,9 +425,18 @@ static int stop_all(struct sx *x, bool failed, char *err, size_t errlen)
 	if (stop) {
 		ipcb_payload_init(stop, c->size);
 		ipcb_payload_stamp(stop, c->size, STOP_SEQ);
-		for (unsigned i = 0; i < c->consumers; i++)
-			if (x->cons[i].running)
-				ipcq_put(x->q, stop, c->size, 1000000000LL);
+		/*
+		 * api=many: one stop at a time, taken before the next goes - one
+		 * get_many could take two, and a consumer ends at its first.
+		 */
+		for (unsigned i = 0, sent = 0; i < c->consumers; i++) {
+			if (!x->cons[i].running || ipcq_put(x->q, stop, c->size, STOP_TIMEOUT_NS) != IPCQ_OK)
+				continue;
+			sent++;
+			for (uint64_t t0 = ipcb_now_ns(); x->many && atomic_load(&ctl->stopped) < sent &&
+			                                  ipcb_now_ns() - t0 < (uint64_t)STOP_TIMEOUT_NS;)
+				sched_yield();
+		}
 		free(stop);
 	}
 	for (unsigned i = 0; i < c->consumers; i++) {
@@ -411,6 +489,7 @@ static void stream_run(ipcb_gb_state *st, const struct ipcb_case *c)
 	x->c = c;
 	x->thread = c->mode == IPCB_MODE_THREAD;
 	x->zc = c->variant == IPCB_API_ZEROCOPY;
+	x->many = c->variant == IPCB_API_MANY;
 	x->done[0] = x->done[1] = -1;
 	for (unsigned i = 0; i < IPCB_MAX_PEERS; i++)
 		x->go[i][0] = x->go[i][1] = -1;

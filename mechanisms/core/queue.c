@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,22 +150,32 @@ static int usable(ipcq *q, const void *handle, unsigned role, const char *call)
 	return IPCQ_OK;
 }
 
+/* The checks of one message to put; what names it in errors ("put", "put_many: v[3]"). */
+static int put_args(ipcq *q, const void *handle, const void *msg, size_t len, const char *what)
+{
+	if (len && !msg)
+		return ipcq__fail_on(handle, IPCQ_INVAL, "%s: msg is NULL with a non-zero length", what);
+	if (len > q->cfg.max_msg) {
+		ipcq__fail(IPCQ_TOOBIG, 0,
+		           "%s: message of %zu bytes exceeds max_msg %zu of this %s queue; nothing was "
+		           "queued: open it with a larger max_msg",
+		           what, len, q->cfg.max_msg, q->mech->name);
+		return ipcq__bound(handle, IPCQ_TOOBIG);
+	}
+	if (!len && !(q->mech->caps & IPCQ_CAP_ZEROLEN)) {
+		ipcq__fail(IPCQ_UNSUPPORTED, 0, "%s: %s cannot carry zero-length messages", what, q->mech->name);
+		return ipcq__bound(handle, IPCQ_UNSUPPORTED);
+	}
+	return IPCQ_OK;
+}
+
 int ipcq__put(ipcq *q, const void *handle, const void *msg, size_t len, int64_t timeout_ns)
 {
 	int st = usable(q, handle, IPCQ_PRODUCER, "put");
+	if (st == IPCQ_OK)
+		st = put_args(q, handle, msg, len, "put");
 	if (st != IPCQ_OK)
 		return st;
-	if (len && !msg)
-		return ipcq__fail_on(handle, IPCQ_INVAL, "%s: msg is NULL with a non-zero length", "put");
-	if (len > q->cfg.max_msg) {
-		ipcq__fail(IPCQ_TOOBIG, 0,
-		           "put: message of %zu bytes exceeds max_msg %zu of this %s queue; nothing was "
-		           "queued: open it with a larger max_msg",
-		           len, q->cfg.max_msg, q->mech->name);
-		return ipcq__bound(handle, IPCQ_TOOBIG);
-	}
-	if (!len && !(q->mech->caps & IPCQ_CAP_ZEROLEN))
-		return ipcq__fail_on(handle, IPCQ_UNSUPPORTED, "put: %s cannot carry zero-length messages", q->mech->name);
 	if (q->mech->try_put && q->mech->try_put(q->state, msg, len))
 		return IPCQ_OK;
 	return ipcq__bound(handle, q->mech->put(q->state, msg, len, ipcq__deadline(timeout_ns)));
@@ -203,6 +214,104 @@ int ipcq_get(ipcq *q, void *buf, size_t cap, size_t *len, int64_t timeout_ns)
 int ipcq_poll(ipcq *q, int64_t timeout_ns)
 {
 	return ipcq__poll_queue(q, q, timeout_ns);
+}
+
+/* --- Many messages a call --------------------------------------------------- */
+
+/* Puts v[0..n) that go without waiting (try_put_many, else try_put one by one): how many went. */
+static size_t put_ready(ipcq *q, const ipcq_msgv *v, size_t n)
+{
+	const ipcq_mech *m = q->mech;
+	if (m->try_put_many)
+		return m->try_put_many(q->state, v, n);
+	size_t k = 0;
+	while (m->try_put && k < n && m->try_put(q->state, v[k].buf, v[k].len))
+		k++;
+	return k;
+}
+
+/*
+ * Every message is checked before the first is queued, so a bad one in the
+ * middle leaves the queue as it was. The deadline (a clock read) is made
+ * only when a put has to wait.
+ */
+int ipcq_put_many(ipcq *q, const ipcq_msgv *v, size_t n, size_t *done, int64_t timeout_ns)
+{
+	int st = usable(q, q, IPCQ_PRODUCER, "put_many");
+	if (st != IPCQ_OK)
+		return st;
+	if (!done || (n && !v))
+		return ipcq__fail_on(q, IPCQ_INVAL, "%s: done is NULL, or v is NULL with n > 0", "put_many");
+	*done = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* Only a message put_args might refuse pays for the name it gives in the error. */
+		if (!v[i].len || !v[i].buf || v[i].len > q->cfg.max_msg) {
+			char what[48];
+			snprintf(what, sizeof what, "put_many: v[%zu]", i);
+			if ((st = put_args(q, q, v[i].buf, v[i].len, what)) != IPCQ_OK)
+				return st;
+		}
+	}
+	bool timed = false;
+	ipcq_deadline dl = IPCQ__NOW;
+	size_t i = 0;
+	while (i < n && (i += put_ready(q, v + i, n - i)) < n) {
+		if (!timed) {
+			dl = ipcq__deadline(timeout_ns);
+			timed = true;
+		}
+		if ((st = q->mech->put(q->state, v[i].buf, v[i].len, dl)) != IPCQ_OK)
+			break;
+		i++;
+	}
+	*done = i;
+	return ipcq__bound(q, st);
+}
+
+/* Takes into v[0..n) what is queued now (try_get_many, else try_get or a get that does not wait, one by one). */
+static size_t get_ready(ipcq *q, ipcq_msgv *v, size_t n)
+{
+	const ipcq_mech *m = q->mech;
+	if (!n)
+		return 0;
+	if (m->try_get_many)
+		return m->try_get_many(q->state, v, n);
+	size_t k = 0;
+	while (k < n && ((m->try_get && m->try_get(q->state, v[k].buf, v[k].cap, &v[k].len)) ||
+	                 m->get(q->state, v[k].buf, v[k].cap, &v[k].len, IPCQ__NOW) == IPCQ_OK))
+		k++;
+	return k;
+}
+
+/*
+ * The first message as ipcq_get takes it (waiting, TOOBIG, EOF); the rest
+ * only if queued now. What ends the run - nothing queued, a message too big
+ * for its buffer, EOF - is left for the next call to say.
+ */
+int ipcq_get_many(ipcq *q, ipcq_msgv *v, size_t n, size_t *got, int64_t timeout_ns)
+{
+	int st = usable(q, q, IPCQ_CONSUMER, "get_many");
+	if (st != IPCQ_OK)
+		return st;
+	if (!got || !v || !n)
+		return ipcq__fail_on(q, IPCQ_INVAL, "%s: got or v is NULL, or n is 0", "get_many");
+	*got = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].cap && !v[i].buf) {
+			ipcq__fail(IPCQ_INVAL, 0, "get_many: v[%zu].buf is NULL with a non-zero cap", i);
+			return ipcq__bound(q, IPCQ_INVAL);
+		}
+	}
+	const ipcq_mech *m = q->mech;
+	size_t k = m->try_get_many ? m->try_get_many(q->state, v, n)
+	                           : m->try_get && m->try_get(q->state, v[0].buf, v[0].cap, &v[0].len);
+	if (!k) {
+		if ((st = m->get(q->state, v[0].buf, v[0].cap, &v[0].len, ipcq__deadline(timeout_ns))) != IPCQ_OK)
+			return ipcq__bound(q, st);
+		k = 1;
+	}
+	*got = k + get_ready(q, v + k, n - k);
+	return IPCQ_OK;
 }
 
 /* --- Zero copy ------------------------------------------------------------ */

@@ -447,19 +447,25 @@ static inline bool shmring_jump_or_stuck(_Atomic uint64_t *hint, uint64_t *pos, 
 	return false;
 }
 
-/* A solo producer's put into slot s (FREE at lap, nobody else moves it): copy, publish. */
-static inline void shmring_solo_publish(struct shmring *q, struct shmring_slot *s, uint64_t pos, uint64_t lap,
-                                        const void *msg, size_t len)
+/* A solo producer's put into slot s (FREE at lap, nobody else moves it): copy, publish; no wake-up. */
+static inline void shmring_solo_fill(struct shmring *q, struct shmring_slot *s, uint64_t pos, uint64_t lap,
+                                     const void *msg, size_t len)
 {
-	struct shmring_hdr *h = q->h;
 	/* The data first, then len and state together: see struct shmring_slot. */
 	if (len)
 		memcpy(slot_data(q, s), msg, len);
 	atomic_store_explicit(&s->len, len, memory_order_relaxed);
 	atomic_store_explicit(&s->state, ST(lap, K_FULL, 0), memory_order_release);
 	/* Only after the publish: a hint past a slot left FREE would strand the consumers. */
-	atomic_store_explicit(&h->prod.hint, pos + 1, memory_order_relaxed);
-	wake_if_waiting(&h->data_waiters, &h->data_futex, true);
+	atomic_store_explicit(&q->h->prod.hint, pos + 1, memory_order_relaxed);
+}
+
+/* shmring_solo_fill, then the wake-up, and the next slot fetched for writing. */
+static inline void shmring_solo_publish(struct shmring *q, struct shmring_slot *s, uint64_t pos, uint64_t lap,
+                                        const void *msg, size_t len)
+{
+	shmring_solo_fill(q, s, pos, lap, msg, len);
+	wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, true);
 	slot_prefetch_write(q, pos + 1);
 }
 
@@ -523,10 +529,10 @@ static int shmring_try_put(struct shmring *q, const void *msg, size_t len, bool 
 
 /*
  * Copies out the message of slot s (at pos, FULL, and claimed READING unless
- * solo) and frees the slot for lap + 1.
+ * solo) and frees the slot for lap + 1; no wake-up.
  */
-static inline int shmring_take(struct shmring *q, struct shmring_slot *s, uint64_t pos, uint64_t lap,
-                               void *buf, size_t *len, bool solo)
+static inline void shmring_take_quiet(struct shmring *q, struct shmring_slot *s, uint64_t pos, uint64_t lap,
+                                      void *buf, size_t *len, bool solo)
 {
 	struct shmring_hdr *h = q->h;
 	size_t n = (size_t)atomic_load_explicit(&s->len, memory_order_relaxed);
@@ -540,7 +546,14 @@ static inline int shmring_take(struct shmring *q, struct shmring_slot *s, uint64
 	atomic_store_explicit(&s->state, ST(lap + 1, K_FREE, 0), solo ? memory_order_release : memory_order_seq_cst);
 	if (solo) /* after the free: a consumer dying in between leaves the message queued, not lost */
 		atomic_store_explicit(&h->cons.hint, pos + 1, memory_order_relaxed);
-	wake_if_waiting(&h->room_waiters, &h->room_futex, solo);
+}
+
+/* shmring_take_quiet, then the wake-up of a producer waiting for room. */
+static inline int shmring_take(struct shmring *q, struct shmring_slot *s, uint64_t pos, uint64_t lap,
+                               void *buf, size_t *len, bool solo)
+{
+	shmring_take_quiet(q, s, pos, lap, buf, len, solo);
+	wake_if_waiting(&q->h->room_waiters, &q->h->room_futex, solo);
 	return IPCQ_OK;
 }
 
@@ -855,6 +868,55 @@ static inline bool shmring_solo_hold(struct shmring *q, const void **where, size
 	*where = slot_data(q, s);
 	shmring_solo_end(&q->h->cons);
 	return true;
+}
+
+/*
+ * The solo paths of put_many and get_many: the run of FREE (FULL) slots from
+ * the next on, up to n messages, each slot as solo_put (solo_get) leaves it,
+ * and one wake-up check for the run. How many went; 0 sends the caller to
+ * the one-message paths.
+ */
+static inline size_t shmring_solo_put_many(struct shmring *q, const ipcq_msgv *v, size_t n)
+{
+	uint64_t pos, lap;
+	struct shmring_slot *s = shmring_solo_next(q, true, &pos, &lap);
+	if (!s)
+		return 0;
+	size_t k = 0;
+	for (;;) {
+		shmring_solo_fill(q, s, pos, lap, v[k].buf, v[k].len);
+		if (++k == n)
+			break;
+		s = slot_at(q, ++pos);
+		lap = lap_of(q, pos);
+		if (atomic_load_explicit(&s->state, memory_order_acquire) != ST(lap, K_FREE, 0))
+			break;
+	}
+	wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, true);
+	shmring_solo_end(&q->h->prod);
+	return k;
+}
+
+static inline size_t shmring_solo_get_many(struct shmring *q, ipcq_msgv *v, size_t n)
+{
+	uint64_t pos, lap;
+	struct shmring_slot *s = shmring_solo_next(q, false, &pos, &lap);
+	if (!s)
+		return 0;
+	size_t k = 0;
+	while (atomic_load_explicit(&s->len, memory_order_relaxed) <= v[k].cap) {
+		shmring_take_quiet(q, s, pos, lap, v[k].buf, &v[k].len, true);
+		if (++k == n)
+			break;
+		s = slot_at(q, ++pos);
+		lap = lap_of(q, pos);
+		if (atomic_load_explicit(&s->state, memory_order_acquire) != ST(lap, K_FULL, 0))
+			break;
+	}
+	if (k)
+		wake_if_waiting(&q->h->room_waiters, &q->h->room_futex, true);
+	shmring_solo_end(&q->h->cons);
+	return k;
 }
 
 /* One non-blocking try of op, solo when this thread owns its side; eager as in try_get. */
@@ -1564,6 +1626,47 @@ static bool shmring_fast_get(void *st, void *buf, size_t cap, size_t *len)
 	return shmring_attempt(q, &op, true, &sk) == IPCQ_OK;
 }
 
+/*
+ * try_put_many and try_get_many: the solo run, else (a shared side) one
+ * attempt on the CAS path per message while they succeed, as try_put and
+ * try_get make one each.
+ */
+static size_t shmring_fast_put_many(void *st, const ipcq_msgv *v, size_t n)
+{
+	struct shmring *q = st;
+	if (shmring_no_consumer(q))
+		return 0;
+	size_t k = shmring_solo_put_many(q, v, n);
+	if (k || !atomic_load_explicit(&q->h->prod.shared, memory_order_relaxed))
+		return k;
+	struct shmring_stuck sk;
+	for (; k < n; k++) {
+		struct shmring_op op = { .kind = OP_PUT, .msg = v[k].buf, .len = v[k].len };
+		if (shmring_attempt(q, &op, true, &sk) != IPCQ_OK)
+			break;
+	}
+	return k;
+}
+
+static size_t shmring_fast_get_many(void *st, ipcq_msgv *v, size_t n)
+{
+	struct shmring *q = st;
+	size_t k = shmring_solo_get_many(q, v, n);
+	if (k) {
+		shmring_mark_hot(q);
+		return k;
+	}
+	if (!atomic_load_explicit(&q->h->cons.shared, memory_order_relaxed))
+		return 0;
+	struct shmring_stuck sk;
+	for (; k < n; k++) {
+		struct shmring_op op = { .kind = OP_GET, .buf = v[k].buf, .cap = v[k].cap, .out_len = &v[k].len };
+		if (shmring_attempt(q, &op, true, &sk) != IPCQ_OK)
+			break;
+	}
+	return k;
+}
+
 static int shmring_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl)
 {
 	struct shmring_op op = { .kind = OP_GET, .buf = buf, .cap = cap, .out_len = len };
@@ -1796,6 +1899,8 @@ const struct ipcq_mech ipcq_mech_shmring = {
 	.get = shmring_get,
 	.try_put = shmring_fast_put,
 	.try_get = shmring_fast_get,
+	.try_put_many = shmring_fast_put_many,
+	.try_get_many = shmring_fast_get_many,
 	.try_reserve = shmring_fast_reserve,
 	.try_peek = shmring_fast_peek,
 	.poll = shmring_poll,

@@ -104,6 +104,14 @@
 	X(fd_count_stable_failed_opens, 0, NULL, "failed opens leave no descriptor")                        \
 	X(no_leaked_names_after_close, CT_PROC, t_names_listable, "no /dev/shm or mqueue name left after close")   \
 	X(no_leaked_names_after_sigkill, CT_PROC, t_names_listable, "none left after the creator is SIGKILLed") \
+	/* many messages a call */                                                                          \
+	X(many_round_trip_in_order, 0, NULL, "put_many/get_many, mixed with put/get: bytes, sizes and order kept") \
+	X(many_bad_args_queue_unharmed, 0, NULL, "bad arguments INVAL, a bad message TOOBIG naming it, nothing queued; CLOSED after release") \
+	X(many_toobig_stays_queued, 0, NULL, "a message too big for its room ends the run and stays; first, it is TOOBIG with its size") \
+	X(many_full_and_timeouts, IPCQ_CAP_BOUNDED, NULL, "put_many fills to capacity then FULL, done says how many; timed FULL and EMPTY hold") \
+	X(many_eof_after_drain, IPCQ_CAP_EOF, NULL, "get_many drains what put_many queued, then EOF") \
+	X(many_across_processes, IPCQ_CAP_EOF | CT_PROC, NULL, "3000 messages in bursts of 1-17 through capacity 8 across fork, then EOF") \
+	X(many_threads_share_one_handle, IPCQ_CAP_MPMC, NULL, "2 put_many + 2 get_many threads on one handle: each message once") \
 	/* zero copy */                                                                                     \
 	X(zerocopy_unsupported_without_cap, 0, NULL, "reserve/commit/cancel/peek/consume: UNSUPPORTED without IPCQ_CAP_ZEROCOPY") \
 	X(zc_round_trip_mixed_with_copies, IPCQ_CAP_ZEROCOPY, NULL, "in place in and out, mixed with put/get, several outstanding") \

@@ -82,7 +82,7 @@ static void test_keys(void)
 	                   "pingpong mechanisms=pipe,inproc modes=thread placements=same-pu,cross-core "
 	                   "sizes=8,4K,1M,2k,64,64 min_time=0.2 repetitions=7 # trailing\n"
 	                   "# comment\n"
-	                   "stream\tpairs=1x2,4x4 sizes=16M\n"
+	                   "stream\tpairs=1x2,4x4 sizes=16M api=many,copy\n"
 	                   "limit rows=memcpy placements=all\n"
 	                   "shared"; /* no final newline */
 	int rc = parse(text, &s, err, sizeof err);
@@ -117,6 +117,7 @@ static void test_keys(void)
 	UT_EQ_LL(l->pairs[0].producers, 1); UT_EQ_LL(l->pairs[0].consumers, 2);
 	UT_EQ_LL(l->pairs[1].producers, 4); UT_EQ_LL(l->pairs[1].consumers, 4);
 	UT_EQ_LL(l->nsizes, 1); UT_EQ_LL(l->sizes[0], 16u << 20);
+	UT_EQ_LL(l->apis, (1u << IPCB_API_MANY) | (1u << IPCB_API_COPY));
 	/* defaults */
 	size_t n = ipcq_mech_count();
 	UT_EQ_LL(l->mechs, n >= 64 ? ~0ull : (1ull << n) - 1);
@@ -338,6 +339,8 @@ static void test_errors(void)
 	EXPECT_ERROR("limit mechanisms=pipe\n", "t.suite:1:", "key 'mechanisms' does not apply to limit");
 	EXPECT_ERROR("pingpong pairs=2x2\n", "t.suite:1:", "key 'pairs' does not apply to pingpong");
 	EXPECT_ERROR("stream rows=c2c\n", "t.suite:1:", "key 'rows'");
+	EXPECT_ERROR("stream api=copy,batch\n", "t.suite:1:", "api 'batch': valid values are copy, zerocopy and many");
+	EXPECT_ERROR("pingpong api=many\n", "t.suite:1:", "api 'many' is for stream lines");
 	EXPECT_ERROR("pyref mechanisms=pipe\n", "t.suite:1:", "key 'mechanisms' does not apply to pyref");
 	EXPECT_ERROR("pyref modes=thread\n", "t.suite:1:", "placements sizes workers");
 	EXPECT_ERROR("pingpong mechanisms=pipe,carrier-pigeon\n", "t.suite:1:",
