@@ -875,21 +875,55 @@ static inline bool shmring_solo_hold(struct shmring *q, const void **where, size
  * the next on, up to n messages, each slot as solo_put (solo_get) leaves it,
  * and one wake-up check for the run. How many went; 0 sends the caller to
  * the one-message paths.
+ *
+ * A run steps from slot to slot with a cursor held in registers (the
+ * geometry read once, a pointer bump and a compare per step): slot_at
+ * after each memcpy made the compiler read q's geometry again, and divide
+ * when the capacity is no power of two. The consumer also
+ * fetches the slot RUN_AHEAD places on, whose lines come from the other
+ * core: alternated, 64 B stream with get_many, 65 -> 74-76 M msg/s
+ * (8 and 16 alike).
  */
+#define RUN_AHEAD 8
+
+struct shmring_cursor {
+	unsigned char *at, *first, *end; /* the slot's header; the ring's first and one past its last */
+	size_t stride;
+	uint64_t pos, lap;
+};
+
+static inline struct shmring_cursor cursor_at(const struct shmring *q, struct shmring_slot *s, uint64_t pos,
+                                             uint64_t lap)
+{
+	unsigned char *first = q->h->slots + q->data_room;
+	return (struct shmring_cursor){ .at = (unsigned char *)s, .first = first, .end = first + q->cap * q->slot_size,
+		                        .stride = q->slot_size, .pos = pos, .lap = lap };
+}
+
+static inline struct shmring_slot *cursor_step(struct shmring_cursor *c)
+{
+	c->pos++;
+	if ((c->at += c->stride) == c->end) {
+		c->at = c->first;
+		c->lap = (c->lap + 1) & SHMRING_LAP_MASK;
+	}
+	return (struct shmring_slot *)c->at;
+}
+
 static inline size_t shmring_solo_put_many(struct shmring *q, const ipcq_msgv *v, size_t n)
 {
 	uint64_t pos, lap;
 	struct shmring_slot *s = shmring_solo_next(q, true, &pos, &lap);
 	if (!s)
 		return 0;
+	struct shmring_cursor c = cursor_at(q, s, pos, lap);
 	size_t k = 0;
 	for (;;) {
-		shmring_solo_fill(q, s, pos, lap, v[k].buf, v[k].len);
+		shmring_solo_fill(q, s, c.pos, c.lap, v[k].buf, v[k].len);
 		if (++k == n)
 			break;
-		s = slot_at(q, ++pos);
-		lap = lap_of(q, pos);
-		if (atomic_load_explicit(&s->state, memory_order_acquire) != ST(lap, K_FREE, 0))
+		s = cursor_step(&c);
+		if (atomic_load_explicit(&s->state, memory_order_acquire) != ST(c.lap, K_FREE, 0))
 			break;
 	}
 	wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, true);
@@ -903,14 +937,17 @@ static inline size_t shmring_solo_get_many(struct shmring *q, ipcq_msgv *v, size
 	struct shmring_slot *s = shmring_solo_next(q, false, &pos, &lap);
 	if (!s)
 		return 0;
-	size_t k = 0;
+	struct shmring_cursor c = cursor_at(q, s, pos, lap);
+	size_t k = 0, ahead = RUN_AHEAD * c.stride;
 	while (atomic_load_explicit(&s->len, memory_order_relaxed) <= v[k].cap) {
-		shmring_take_quiet(q, s, pos, lap, v[k].buf, &v[k].len, true);
+		unsigned char *f = c.at + ahead >= c.end ? c.at + ahead - (c.end - c.first) : c.at + ahead;
+		__builtin_prefetch(f, 0, 3);
+		__builtin_prefetch(slot_data(q, (struct shmring_slot *)f), 0, 3);
+		shmring_take_quiet(q, s, c.pos, c.lap, v[k].buf, &v[k].len, true);
 		if (++k == n)
 			break;
-		s = slot_at(q, ++pos);
-		lap = lap_of(q, pos);
-		if (atomic_load_explicit(&s->state, memory_order_acquire) != ST(lap, K_FULL, 0))
+		s = cursor_step(&c);
+		if (atomic_load_explicit(&s->state, memory_order_acquire) != ST(c.lap, K_FULL, 0))
 			break;
 	}
 	if (k)
