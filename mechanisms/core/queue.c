@@ -309,6 +309,9 @@ int ipcq_get_many(ipcq *q, ipcq_msgv *v, size_t n, size_t *got, int64_t timeout_
 		if ((st = m->get(q->state, v[0].buf, v[0].cap, &v[0].len, ipcq__deadline(timeout_ns))) != IPCQ_OK)
 			return ipcq__bound(q, st);
 		k = 1;
+	} else if (m->try_get_many) { /* it stopped where the next would have been refused */
+		*got = k;
+		return IPCQ_OK;
 	}
 	*got = k + get_ready(q, v + k, n - k);
 	return IPCQ_OK;

@@ -437,6 +437,70 @@ static int shmmgr_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadlin
 	return IPCQ_OK;
 }
 
+/*
+ * try_put_many and try_get_many: as many messages as there are room (are
+ * queued) for, under one hold of the lock and with one commit of tail
+ * (head) - the lock and the lifeline look are what a put or get costs, and
+ * a holder dying before the commit queued (took) none of them. Several
+ * messages may be for several sleepers: those wake all.
+ */
+static size_t shmmgr_try_put_many(void *st, const ipcq_msgv *v, size_t n)
+{
+	struct shmmgr *s = st;
+	struct mgr_queue *q = s->q;
+	if (mgr_gone(s, IPCQ_CONSUMER) || qlock(q, "put") != IPCQ_OK)
+		return 0; /* put says why */
+	uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	uint64_t room = q->capacity - (tail - atomic_load_explicit(&q->head, memory_order_relaxed));
+	size_t k = 0;
+	for (; k < n && k < room; k++) {
+		unsigned char *slot = mgr_slot(q, tail + k);
+		uint64_t len64 = v[k].len;
+		memcpy(slot, &len64, sizeof len64);
+		if (v[k].len)
+			memcpy(slot + sizeof len64, v[k].buf, v[k].len);
+	}
+	int wake = 0;
+	if (k) {
+		atomic_store_explicit(&q->tail, tail + k, memory_order_release);
+		wake = mgr_bump(&q->h.readable, &q->h.sleep_r, q->h.pollers > 0 || k > 1);
+	}
+	ipcq__plock_unlock(&q->h.lock);
+	if (wake)
+		mgr_futex_wake(&q->h.readable, wake);
+	return k;
+}
+
+static size_t shmmgr_try_get_many(void *st, ipcq_msgv *v, size_t n)
+{
+	struct shmmgr *s = st;
+	struct mgr_queue *q = s->q;
+	if (qlock(q, "get") != IPCQ_OK)
+		return 0;
+	uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+	uint64_t queued = atomic_load_explicit(&q->tail, memory_order_relaxed) - head;
+	size_t k = 0;
+	for (; k < n && k < queued; k++) {
+		const unsigned char *slot = mgr_slot(q, head + k);
+		uint64_t len64;
+		memcpy(&len64, slot, sizeof len64);
+		if (len64 > v[k].cap)
+			break; /* get says TOOBIG when it comes first */
+		if (len64)
+			memcpy(v[k].buf, slot + sizeof len64, (size_t)len64);
+		v[k].len = (size_t)len64;
+	}
+	int wake = 0;
+	if (k) {
+		atomic_store_explicit(&q->head, head + k, memory_order_release);
+		wake = mgr_bump(&q->h.writable, &q->h.sleep_w, k > 1);
+	}
+	ipcq__plock_unlock(&q->h.lock);
+	if (wake)
+		mgr_futex_wake(&q->h.writable, wake);
+	return k;
+}
+
 static int shmmgr_poll(void *st, ipcq_deadline dl)
 {
 	struct shmmgr *s = st;
@@ -736,6 +800,8 @@ const struct ipcq_mech ipcq_mech_shmmgr = {
 	.default_capacity = 1024,
 	.default_bytes = 16u << 20, /* 1024 slots up to 16 KiB messages; fewer, larger slots above */
 	.default_max_msg = 64 * 1024,
+	.try_put_many = shmmgr_try_put_many,
+	.try_get_many = shmmgr_try_get_many,
 	.shared_open = shmmgr_shared_open,
 	.shared_set = shmmgr_shared_set,
 	.shared_get = shmmgr_shared_get,
