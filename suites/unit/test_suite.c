@@ -37,7 +37,7 @@ static void test_builtin(void)
 	static const struct {
 		const char *name;
 		size_t nlines;
-	} want[] = { { "ci", 4 }, { "full", 13 }, { "quick", 14 } };
+	} want[] = { { "ci", 4 }, { "full", 13 }, { "quick", 15 } };
 	char names[8][64];
 	size_t n = ipcb_suite_builtin(names, 8);
 	UT_EQ_LL(n, 3);
