@@ -237,12 +237,13 @@ static size_t put_ready(ipcq *q, const ipcq_msgv *v, size_t n)
  */
 int ipcq_put_many(ipcq *q, const ipcq_msgv *v, size_t n, size_t *done, int64_t timeout_ns)
 {
+	if (done)
+		*done = 0;
 	int st = usable(q, q, IPCQ_PRODUCER, "put_many");
 	if (st != IPCQ_OK)
 		return st;
 	if (!done || (n && !v))
 		return ipcq__fail_on(q, IPCQ_INVAL, "%s: done is NULL, or v is NULL with n > 0", "put_many");
-	*done = 0;
 	for (size_t i = 0; i < n; i++) {
 		/* Only a message put_args might refuse pays for the name it gives in the error. */
 		if (!v[i].len || !v[i].buf || v[i].len > q->cfg.max_msg) {
@@ -290,12 +291,13 @@ static size_t get_ready(ipcq *q, ipcq_msgv *v, size_t n)
  */
 int ipcq_get_many(ipcq *q, ipcq_msgv *v, size_t n, size_t *got, int64_t timeout_ns)
 {
+	if (got)
+		*got = 0;
 	int st = usable(q, q, IPCQ_CONSUMER, "get_many");
 	if (st != IPCQ_OK)
 		return st;
 	if (!got || !v || !n)
 		return ipcq__fail_on(q, IPCQ_INVAL, "%s: got or v is NULL, or n is 0", "get_many");
-	*got = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].cap && !v[i].buf) {
 			ipcq__fail(IPCQ_INVAL, 0, "get_many: v[%zu].buf is NULL with a non-zero cap", i);

@@ -36,6 +36,18 @@ static void t_rooms(ipcq_msgv *v, unsigned char *bufs, size_t n, size_t cap)
 		v[i] = (ipcq_msgv){ .buf = bufs + i * cap, .cap = cap };
 }
 
+/* get_many into n rooms of cap bytes (timeout t) must say want, with no message. */
+static void t_none(ipcq *q, size_t n, size_t cap, int64_t t, int want)
+{
+	ipcq_msgv v[T_MAXV];
+	unsigned char bufs[T_MAXV * 512];
+	size_t got = 99;
+	CT_TRUE(n <= T_MAXV && cap <= 512, "test sizes too large");
+	t_rooms(v, bufs, n, cap);
+	CT_ST(ipcq_get_many(q, v, n, &got, t), want, q);
+	CT_EQ(got, 0);
+}
+
 /* Message v must be ct_pattern(who, seq) of t_len bytes. */
 static void t_check(const struct ct_ctx *c, const ipcq_msgv *v, size_t max, uint32_t who, uint32_t seq)
 {
@@ -81,10 +93,7 @@ void t_many_round_trip_in_order(const struct ct_ctx *c)
 	CT_EQ(done, 3);
 	CT_GET_MSG(q, 40, 0, t_len(c, 0, 300), IPCQ_NOWAIT);
 	t_take(c, q, 4, 300, 40, 1, 9, IPCQ_NOWAIT);
-	size_t got = 99;
-	t_rooms(v, bufs, 4, 300);
-	CT_ST(ipcq_get_many(q, v, 4, &got, IPCQ_NOWAIT), IPCQ_EMPTY, q);
-	CT_EQ(got, 0);
+	t_none(q, 4, 300, IPCQ_NOWAIT, IPCQ_EMPTY);
 	CT_OK(ipcq_close(q), q);
 }
 
@@ -129,12 +138,12 @@ void t_many_bad_args_queue_unharmed(const struct ct_ctx *c)
 	CT_OK(ipcq_put_many(q, v, 2, &done, IPCQ_NOWAIT), q);
 	CT_OK(ipcq_release(q, IPCQ_PRODUCER), q);
 	CT_ST(ipcq_put_many(q, v, 2, &done, IPCQ_NOWAIT), IPCQ_CLOSED, q);
+	CT_EQ(done, 0);
 	t_take(c, q, 4, 100, 42, 0, 2, IPCQ_NOWAIT);
 	CT_OK(ipcq_release(q, IPCQ_CONSUMER), q);
-	t_rooms(v, bufs, 4, 100);
-	CT_ST(ipcq_get_many(q, v, 4, &got, IPCQ_NOWAIT), IPCQ_CLOSED, q);
+	t_none(q, 4, 100, IPCQ_NOWAIT, IPCQ_CLOSED);
 	CT_OK(ipcq_close(q), q);
-	CT_ST(ipcq_get_many(q, v, 4, &got, IPCQ_NOWAIT), IPCQ_CLOSED, q);
+	t_none(q, 4, 100, IPCQ_NOWAIT, IPCQ_CLOSED);
 	CT_ST(ipcq_put_many(q, v, 1, &done, IPCQ_NOWAIT), IPCQ_CLOSED, q);
 }
 
@@ -194,14 +203,12 @@ void t_many_eof_after_drain(const struct ct_ctx *c)
 	ipcq *q = ct_open(c, 8, 100);
 	ipcq_msgv v[5];
 	unsigned char bufs[5 * 100];
-	size_t done = 99, got = 99;
+	size_t done = 99;
 	t_fill(c, v, bufs, 5, 100, 45, 0);
 	CT_OK(ipcq_put_many(q, v, 5, &done, CT_LONG), q);
 	CT_OK(ipcq_release(q, IPCQ_PRODUCER), q);
 	t_take(c, q, 3, 100, 45, 0, 5, IPCQ_FOREVER);
-	t_rooms(v, bufs, 5, 100);
-	CT_ST(ipcq_get_many(q, v, 5, &got, IPCQ_FOREVER), IPCQ_EOF, q);
-	CT_EQ(got, 0);
+	t_none(q, 5, 100, IPCQ_FOREVER, IPCQ_EOF);
 	CT_OK(ipcq_close(q), q);
 }
 
@@ -237,11 +244,7 @@ void t_many_across_processes(const struct ct_ctx *c)
 	struct ct_actor *a = ct_spawn_process(q, IPCQ_CONSUMER, t_burst_producer, b);
 	CT_OK(ipcq_release(q, IPCQ_PRODUCER), q);
 	t_take(c, q, 5, 512, 46, 0, T_BURSTS, CT_LONG);
-	ipcq_msgv v[5];
-	unsigned char bufs[5 * 512];
-	size_t got = 99;
-	t_rooms(v, bufs, 5, 512);
-	CT_ST(ipcq_get_many(q, v, 5, &got, 5 * CT_SEC), IPCQ_EOF, q);
+	t_none(q, 5, 512, 5 * CT_SEC, IPCQ_EOF);
 	ct_join(a);
 	CT_OK(ipcq_close(q), q);
 }
