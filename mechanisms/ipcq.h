@@ -164,7 +164,7 @@ typedef struct ipcq_msgv {
  * mechanism takes these; shmring moves a run of slots in one pass.
  */
 
-/* Queues v[0..n) in order, as n puts under one deadline; *done = how many went (n on OK; else v[*done] failed, none after it tried). */
+/* Queues v[0..n) in order, as n puts under one deadline, once all pass put's checks (else nothing is queued); *done = how many went, n on OK. */
 IPCQ_API int ipcq_put_many(ipcq *q, const ipcq_msgv *v, size_t n, size_t *done, int64_t timeout_ns);
 /* Waits as get for one message, then takes those queued at once too, up to n: *got >= 1 on OK; TOOBIG only for v[0] (later misfits stay queued). */
 IPCQ_API int ipcq_get_many(ipcq *q, ipcq_msgv *v, size_t n, size_t *got, int64_t timeout_ns);
