@@ -116,6 +116,30 @@ static void doomed_zc_producer(ipcq *q, struct acked *a)
 	}
 }
 
+#define KILL_BATCH 4 /* messages a put_many */
+
+/* The same producer queueing KILL_BATCH messages a call with ipcq_put_many, acknowledged a batch at a time. */
+static void doomed_many_producer(ipcq *q, struct acked *a)
+{
+	ipcq_release(q, IPCQ_CONSUMER);
+	unsigned char *pre = malloc((size_t)(KILL_PRE + KILL_BATCH) * KILL_MAX);
+	for (uint64_t seq = 0; seq < KILL_PRE; seq++)
+		fill_msg(pre + seq * KILL_MAX, kill_len(seq), seq);
+	for (uint64_t seq = 0;; seq += KILL_BATCH) {
+		ipcq_msgv v[KILL_BATCH];
+		for (uint64_t i = 0; i < KILL_BATCH; i++) {
+			uint64_t at = seq + i < KILL_PRE ? seq + i : KILL_PRE + i;
+			v[i] = (ipcq_msgv){ .buf = pre + at * KILL_MAX, .len = kill_len(seq + i) };
+			if (seq + i >= KILL_PRE)
+				fill_msg(v[i].buf, v[i].len, seq + i);
+		}
+		size_t done = 0;
+		if (ipcq_put_many(q, v, KILL_BATCH, &done, 10 * SEC) != IPCQ_OK)
+			_exit(3);
+		atomic_store(&a->n, seq + KILL_BATCH);
+	}
+}
+
 static void doomed_producer(ipcq *q, struct acked *a)
 {
 	ipcq_release(q, IPCQ_CONSUMER);
@@ -141,9 +165,11 @@ static void doomed_producer(ipcq *q, struct acked *a)
  * at most one more, and the ring must go on: with the producer role kept
  * here a later put/get pair passes the dead slot, without it EOF comes.
  * solo: the child is the ring's only producer so far, and publishes without
- * claiming; the parent's put makes the producer side shared.
+ * claiming; the parent's put makes the producer side shared. many: the
+ * child acknowledges KILL_BATCH messages at once, so up to that many more
+ * may arrive.
  */
-static bool kill_round(int round, bool solo, bool zc, unsigned *extra, unsigned *torn)
+static bool kill_round(int round, bool solo, bool zc, bool many, unsigned *extra, unsigned *torn)
 {
 	bool keep_producer = round % 2;
 	/* Zero copy: room enough that a child racing past its k-th ack is still inside a reservation, not waiting for room. */
@@ -155,6 +181,8 @@ static bool kill_round(int round, bool solo, bool zc, unsigned *extra, unsigned 
 	if (pid == 0) {
 		if (zc)
 			doomed_zc_producer(q, a);
+		if (many)
+			doomed_many_producer(q, a);
 		doomed_producer(q, a);
 	}
 	if (!keep_producer)
@@ -205,7 +233,7 @@ static bool kill_round(int round, bool solo, bool zc, unsigned *extra, unsigned 
 		               round, (unsigned long long)next, n, (unsigned long long)seq);
 		next++;
 	}
-	ok = ok && SHM_CHECK(next >= acked && next <= acked + 1,
+	ok = ok && SHM_CHECK(next >= acked && next <= acked + (many ? KILL_BATCH : 1),
 	                     "round %d: %llu messages arrived, %llu were acknowledged", round,
 	                     (unsigned long long)next, (unsigned long long)acked);
 	*extra += next > acked;
@@ -214,7 +242,7 @@ static bool kill_round(int round, bool solo, bool zc, unsigned *extra, unsigned 
 	 * its slot FREE, unseen: count kills before the next publish instead
 	 * (the messages are made in advance, so those are nearly all mid-copy).
 	 */
-	*torn += solo && !zc ? next == acked : queued > next;
+	*torn += solo && !zc ? next < acked + (many ? KILL_BATCH : 1) : queued > next;
 	size_t left = 99;
 	ok = ok && SHM_CHECK(ipcq_get(q, b, KILL_MAX, &left, IPCQ_NOWAIT) == (keep_producer ? IPCQ_EMPTY : IPCQ_EOF),
 	                     "round %d: something was left in the ring", round);
@@ -224,38 +252,45 @@ static bool kill_round(int round, bool solo, bool zc, unsigned *extra, unsigned 
 	return ok;
 }
 
-static void kill_producer_rounds(bool solo, bool zc, int rounds)
+static void kill_producer_rounds(bool solo, bool zc, bool many, int rounds)
 {
 	unsigned extra = 0, torn = 0;
 	for (int round = 0; round < rounds; round++)
-		if (!kill_round(round, solo, zc, &extra, &torn))
+		if (!kill_round(round, solo, zc, many, &extra, &torn))
 			return;
 	/* The test is only worth something if kills do land between claim and publish. */
 	SHM_CHECK(torn > 0, "no kill of %d landed inside a put: the test missed its window", rounds);
 	printf("(%u of %d kills inside a %s, %u after publish before the ack) ", torn, rounds,
-	       zc ? "reservation" : "put", extra);
+	       zc ? "reservation" : many ? "put_many" : "put", extra);
 }
 
 static void t_kill9_producer_mid_publish(void)
 {
-	kill_producer_rounds(false, false, 1000);
+	kill_producer_rounds(false, false, false, 1000);
 }
 
 static void t_kill9_solo_producer_mid_copy(void)
 {
-	kill_producer_rounds(true, false, 300);
+	kill_producer_rounds(true, false, false, 300);
 }
 
 /* Killed between ipcq_reserve and ipcq_commit (a 64 KiB fill in between): never torn, never blocking. */
 static void t_kill9_zc_producer_mid_reservation(void)
 {
-	kill_producer_rounds(false, true, 300);
+	kill_producer_rounds(false, true, false, 300);
 }
 
 /* The same with the producer side solo-owned first (zero copy claims with a CAS there too). */
 static void t_kill9_zc_solo_producer_mid_reservation(void)
 {
-	kill_producer_rounds(true, true, 200);
+	kill_producer_rounds(true, true, false, 200);
+}
+
+/* Killed inside ipcq_put_many, 4 messages of up to 64 KiB a call, with the producer side solo and shared. */
+static void t_kill9_many_producer_mid_put_many(void)
+{
+	kill_producer_rounds(true, false, true, 200);
+	kill_producer_rounds(false, false, true, 200);
 }
 
 /* --- SIGKILL of a consumer in the middle of its gets -------------------------------------- */
@@ -846,6 +881,7 @@ int shm_add_shmring(void)
 		return CU_get_error();
 	if (!CU_add_test(s, "kill9_producer_mid_publish_x1000", t_kill9_producer_mid_publish) ||
 	    !CU_add_test(s, "kill9_consumer_mid_get_x300", t_kill9_consumer_mid_get) ||
+	    !CU_add_test(s, "kill9_producer_mid_put_many_x400", t_kill9_many_producer_mid_put_many) ||
 	    !CU_add_test(s, "kill9_solo_producer_mid_copy_x300", t_kill9_solo_producer_mid_copy) ||
 	    !CU_add_test(s, "kill9_solo_consumer_mid_get_x150", t_kill9_solo_consumer_mid_get) ||
 	    !CU_add_test(s, "kill9_zc_producer_between_reserve_and_commit_x300", t_kill9_zc_producer_mid_reservation) ||
