@@ -241,8 +241,9 @@ static bool kill_round(int round, bool solo, bool zc, bool many, unsigned *extra
 	 * Killed inside a put: a claimed slot shows in qsize. A solo copy leaves
 	 * its slot FREE, unseen: count kills before the next publish instead
 	 * (the messages are made in advance, so those are nearly all mid-copy).
+	 * A put_many killed before its last message was published counts too.
 	 */
-	*torn += solo && !zc ? next < acked + (many ? KILL_BATCH : 1) : queued > next;
+	*torn += many ? next < acked + KILL_BATCH : solo && !zc ? next == acked : queued > next;
 	size_t left = 99;
 	ok = ok && SHM_CHECK(ipcq_get(q, b, KILL_MAX, &left, IPCQ_NOWAIT) == (keep_producer ? IPCQ_EMPTY : IPCQ_EOF),
 	                     "round %d: something was left in the ring", round);
@@ -437,6 +438,32 @@ static void note_wait(struct flow *f, int64_t ns)
 
 static bool flow_zc; /* producers reserve/commit, consumers peek/consume (set before the forks) */
 static bool flow_bursts; /* producers pause between bursts of 1-64 messages (set before the forks) */
+static bool flow_many; /* producers put_many 1-FLOW_MANY messages a call, consumers get_many (set before the forks) */
+
+#define FLOW_MANY 16
+
+/* flow_many: what one get_many brought, v[at..n) not yet looked at. */
+struct flow_inbox {
+	ipcq_msgv v[FLOW_MANY];
+	unsigned char b[FLOW_MANY][MSG + 16];
+	size_t n, at;
+};
+
+/* The next message into b (*n bytes), from in, refilled by get_many when used up. */
+static int flow_get_many(ipcq *q, struct flow_inbox *in, unsigned char *b, size_t *n)
+{
+	if (in->at == in->n) {
+		for (size_t i = 0; i < FLOW_MANY; i++)
+			in->v[i] = (ipcq_msgv){ .buf = in->b[i], .cap = sizeof in->b[i] };
+		in->at = 0;
+		int st = ipcq_get_many(q, in->v, FLOW_MANY, &in->n, 20 * SEC);
+		if (st != IPCQ_OK)
+			return st;
+	}
+	*n = in->v[in->at].len;
+	memcpy(b, in->v[in->at++].buf, *n);
+	return IPCQ_OK;
+}
 
 /*
  * After message s, a bursty producer may pause: 0-4 us of busy waiting
@@ -461,7 +488,9 @@ static void flow_pause(uint32_t s, uint32_t *burst_left, uint64_t *rng)
 static void flow_producer(ipcq *q, struct flow *f, uint32_t p, uint32_t per)
 {
 	ipcq_release(q, IPCQ_CONSUMER);
-	unsigned char b[MSG];
+	unsigned char b[MSG], bb[FLOW_MANY][MSG];
+	ipcq_msgv v[FLOW_MANY];
+	size_t nv = 0, want = 1;
 	uint32_t burst_left = 0;
 	uint64_t rng = p + 1;
 	for (uint32_t s = 0; s < per; s++) {
@@ -476,6 +505,17 @@ static void flow_producer(ipcq *q, struct flow *f, uint32_t p, uint32_t per)
 			fill_msg(w, MSG, seq);
 			if (ipcq_commit(q, w, MSG) != IPCQ_OK)
 				flow_fail(f, "commit failed", p, s);
+		} else if (flow_many) {
+			if (nv == 0)
+				want = 1 + (s * 7919u) % FLOW_MANY;
+			fill_msg(bb[nv], MSG, seq);
+			v[nv] = (ipcq_msgv){ .buf = bb[nv], .len = MSG };
+			if (++nv == want || s == per - 1) {
+				size_t done = 0;
+				if (ipcq_put_many(q, v, nv, &done, 20 * SEC) != IPCQ_OK || done != nv)
+					flow_fail(f, "put_many failed", p, s);
+				nv = 0;
+			}
 		} else {
 			fill_msg(b, MSG, seq);
 			if (ipcq_put(q, b, MSG, 20 * SEC) != IPCQ_OK)
@@ -492,11 +532,14 @@ static void flow_consumer(ipcq *q, struct flow *f, uint32_t per)
 	ipcq_release(q, IPCQ_PRODUCER);
 	unsigned char b[MSG + 16];
 	int64_t last[NP] = { -1, -1, -1, -1 };
+	struct flow_inbox *in = flow_many ? calloc(1, sizeof *in) : NULL;
 	for (;;) {
 		size_t n = 0;
 		int64_t t0 = shm_now();
 		const void *r = NULL;
-		int st = flow_zc ? ipcq_peek(q, &r, &n, 20 * SEC) : ipcq_get(q, b, sizeof b, &n, 20 * SEC);
+		int st = flow_zc     ? ipcq_peek(q, &r, &n, 20 * SEC)
+		         : flow_many ? flow_get_many(q, in, b, &n)
+		                     : ipcq_get(q, b, sizeof b, &n, 20 * SEC);
 		note_wait(f, shm_now() - t0);
 		if (st == IPCQ_EOF)
 			break;
@@ -747,6 +790,16 @@ static void t_slipping_1x1_bursts(void)
 	flow_zc = flow_bursts = false;
 }
 
+/* put_many/get_many: 1 -> 1 solo in bursts (slipping), and 4 -> 4 through a small ring on the CAS path. */
+static void t_many_flows(void)
+{
+	flow_many = flow_bursts = true;
+	run_flow(1, 1, PER, 1024, NULL);
+	flow_bursts = false;
+	run_flow(NP, NC, 50000, 16, NULL);
+	flow_many = false;
+}
+
 static void t_zc_mpmc_4x4(void)
 {
 	flow_zc = true;
@@ -897,6 +950,7 @@ int shm_add_shmring(void)
 	    !CU_add_test(s, "zc_futex_only_1x1_no_lost_wakeup", t_zc_futex_only_1x1) ||
 	    !CU_add_test(s, "zc_mpmc_4x4_checksummed", t_zc_mpmc_4x4) ||
 	    !CU_add_test(s, "slipping_1x1_bursts_checksummed", t_slipping_1x1_bursts) ||
+	    !CU_add_test(s, "many_1x1_bursts_and_4x4_checksummed", t_many_flows) ||
 	    !CU_add_test(s, "wrap_around_mixed_sizes", t_wrap_mixed_sizes) ||
 	    !CU_add_test(s, "capacity_and_qsize_across_laps", t_capacity_and_qsize_across_laps) ||
 	    !CU_add_test(s, "no_dev_shm_entry", t_no_dev_shm_entry))
