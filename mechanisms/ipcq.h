@@ -147,6 +147,7 @@ IPCQ_API bool ipcq_full(ipcq *q);
 IPCQ_API int ipcq_release(ipcq *q, unsigned roles);
 /* Releases every role and frees local resources; safe twice, later calls say CLOSED. */
 IPCQ_API int ipcq_close(ipcq *q);
+
 /* --- Many messages a call, as sendmmsg(2) and recvmmsg(2) ------------------ */
 
 /*

@@ -222,6 +222,8 @@ int ipcq_poll(ipcq *q, int64_t timeout_ns)
 static size_t put_ready(ipcq *q, const ipcq_msgv *v, size_t n)
 {
 	const ipcq_mech *m = q->mech;
+	if (!n)
+		return 0;
 	if (m->try_put_many)
 		return m->try_put_many(q->state, v, n);
 	size_t k = 0;
@@ -255,8 +257,8 @@ int ipcq_put_many(ipcq *q, const ipcq_msgv *v, size_t n, size_t *done, int64_t t
 	}
 	bool timed = false;
 	ipcq_deadline dl = IPCQ__NOW;
-	size_t i = 0;
-	while (i < n && (i += put_ready(q, v + i, n - i)) < n) {
+	size_t i = put_ready(q, v, n);
+	while (i < n) {
 		if (!timed) {
 			dl = ipcq__deadline(timeout_ns);
 			timed = true;
@@ -264,6 +266,7 @@ int ipcq_put_many(ipcq *q, const ipcq_msgv *v, size_t n, size_t *done, int64_t t
 		if ((st = q->mech->put(q->state, v[i].buf, v[i].len, dl)) != IPCQ_OK)
 			break;
 		i++;
+		i += put_ready(q, v + i, n - i);
 	}
 	*done = i;
 	return ipcq__bound(q, st);
