@@ -115,6 +115,7 @@ struct shmmgr {
 	size_t t_size;
 	struct ipcq__life life;
 	bool have_life, prod_gone, cons_gone;
+	atomic_uint puts; /* since the last look at the consumers' lifeline */
 };
 
 static int mgr_unusable(const char *what)
@@ -284,6 +285,26 @@ static bool mgr_gone(struct shmmgr *s, unsigned role)
 	return *gone;
 }
 
+#define MGR_CHECK_EVERY 1024u /* puts between two looks at the consumers' lifeline */
+
+/*
+ * A message nobody can get must not be queued - but a look is a poll(), and
+ * one per put held a 64 B stream to 0.4 M msg/s against 1.6-2.5 M without
+ * (alternated): the lock-based contrast measured a system call. So, as
+ * shmring does, the first put looks, then one in MGR_CHECK_EVERY, and every
+ * put that finds the queue full; a put in between is one the consumers'
+ * death did not overtake, as if they had died just after it.
+ */
+static bool mgr_no_consumer(struct shmmgr *s)
+{
+	if (s->cons_gone)
+		return true;
+	/* Not an atomic add: a count that threads race on only shifts when the next look comes. */
+	unsigned n = atomic_load_explicit(&s->puts, memory_order_relaxed);
+	atomic_store_explicit(&s->puts, n + 1, memory_order_relaxed);
+	return (n & (MGR_CHECK_EVERY - 1)) == 0 && mgr_gone(s, IPCQ_CONSUMER);
+}
+
 static void shmmgr_close(void *st)
 {
 	struct shmmgr *s = st;
@@ -342,8 +363,7 @@ static int shmmgr_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 {
 	struct shmmgr *s = st;
 	struct mgr_queue *q = s->q;
-	/* A message nobody can ever get must not be queued: one poll() per put. */
-	if (mgr_gone(s, IPCQ_CONSUMER))
+	if (mgr_no_consumer(s))
 		return mgr_broken_pipe();
 	int rc = qlock(q, "put");
 	if (rc != IPCQ_OK)
@@ -440,7 +460,7 @@ static int shmmgr_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadlin
 /*
  * try_put_many and try_get_many: as many messages as there are room (are
  * queued) for, under one hold of the lock and with one commit of tail
- * (head) - the lock and the lifeline look are what a put or get costs, and
+ * (head) - the lock is what a put or get costs, and
  * a holder dying before the commit queued (took) none of them. Several
  * messages may be for several sleepers: those wake all.
  */
@@ -448,7 +468,7 @@ static size_t shmmgr_try_put_many(void *st, const ipcq_msgv *v, size_t n)
 {
 	struct shmmgr *s = st;
 	struct mgr_queue *q = s->q;
-	if (mgr_gone(s, IPCQ_CONSUMER) || qlock(q, "put") != IPCQ_OK)
+	if (mgr_no_consumer(s) || qlock(q, "put") != IPCQ_OK)
 		return 0; /* put says why */
 	uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
 	uint64_t room = q->capacity - (tail - atomic_load_explicit(&q->head, memory_order_relaxed));
