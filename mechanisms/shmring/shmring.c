@@ -114,7 +114,7 @@ enum { K_FREE = 0, K_CLAIMED = 1, K_FULL = 2, K_READING = 3 };
 #define SHMRING_BATCH_BYTES 65536  /* room a producer spinning on a full ring waits for (at most half the ring) */
 #define NOTREADY (-1)              /* internal: nothing to do yet */
 #define SETTLED 2u                 /* shmring_side.shared: the owner is known to be out */
-#define SHMRING_READY UINT64_C(0x7368726e67726479) /* "shrngrdy" */
+#define SHMRING_READY UINT64_C(0x7368726e67726432) /* "shrngrd2": the layout with shmring_sleep */
 #define SHMRING_NAME_MAX 200       /* of cfg.name; /dev/shm adds "ipcq.shmring." */
 #define SHMRING_OPEN_NS (5 * 1000000000LL) /* named open: longest wait for a creator or a closer */
 #define ZC_HELD (UINT64_C(1) << 63)  /* in a slot's len: a reservation or a held message, not a put or get in flight */
@@ -131,6 +131,24 @@ struct shmring_slot {
 	_Atomic uint64_t len;
 	_Atomic uint64_t state;
 };
+
+/*
+ * The sleepers on one side's futex, alone on a line that every publish
+ * reads. waiters: the sleepers counted in (low 32 bits) and how many times
+ * one counted itself in (high 32), so the word never comes back to a value
+ * it had. stale: a value of waiters at which a wake-up found nobody in the
+ * futex - every sleeper counted then had gone or was going without sleeping,
+ * or had died asleep (SIGKILL leaves its count behind). Publishes skip the
+ * futex call while waiters still holds that value: without it, one consumer
+ * killed asleep made every later publish a system call.
+ */
+struct shmring_sleep {
+	alignas(64) _Atomic uint64_t waiters;
+	_Atomic uint64_t stale;
+	atomic_uint futex;
+};
+
+#define SLEEPER_IN ((UINT64_C(1) << 32) | 1) /* added by a sleeper counting itself in */
 
 /* The producers' or the consumers' side, alone on its cache line. */
 struct shmring_side {
@@ -156,11 +174,9 @@ struct shmring_hdr {
 	 * catching up on every message took that line from the producer each
 	 * time, and the 64 B stream ran at half its speed (14 -> 27-32 M msg/s).
 	 */
-	alignas(64) atomic_uint data_waiters;
-	atomic_uint data_futex;
+	struct shmring_sleep data;
 	alignas(64) atomic_uint data_spinners; /* getters spinning now (see shmring_run) */
-	alignas(64) atomic_uint room_waiters;
-	atomic_uint room_futex;
+	struct shmring_sleep room;
 	alignas(64) atomic_uint room_spinners;
 	alignas(64) unsigned char slots[];
 };
@@ -395,17 +411,19 @@ static inline bool shmring_solo_enter(struct shmring *q, struct shmring_side *sd
  * CPU is busy with its sibling - and every publish in between made a futex
  * call: a 2x2 stream of 64 B ran at 1 M msg/s, one call per message.
  */
-static void futex_wake(atomic_uint *waiters, atomic_uint *word, int n)
+static void futex_wake(struct shmring_sleep *sl, int n, uint64_t seen)
 {
-	atomic_fetch_add_explicit(word, 1, memory_order_seq_cst);
-	long woke = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
+	atomic_fetch_add_explicit(&sl->futex, 1, memory_order_seq_cst);
+	long woke = syscall(SYS_futex, (uint32_t *)&sl->futex, FUTEX_WAKE, n, NULL, NULL, 0);
 	if (woke > 0)
-		atomic_fetch_sub_explicit(waiters, (unsigned)woke, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&sl->waiters, (uint64_t)woke, memory_order_relaxed);
+	else if (woke == 0 && seen)
+		atomic_store_explicit(&sl->stale, seen, memory_order_relaxed);
 }
 
-static void futex_wake_all(atomic_uint *waiters, atomic_uint *word)
+static void futex_wake_all(struct shmring_sleep *sl)
 {
-	futex_wake(waiters, word, INT_MAX);
+	futex_wake(sl, INT_MAX, 0);
 }
 
 /*
@@ -416,12 +434,13 @@ static void futex_wake_all(atomic_uint *waiters, atomic_uint *word)
  * The CAS path publishes with a seq_cst CAS, which orders the two; a solo
  * publish is a plain release store, and the sleeper's membarrier orders them.
  */
-static inline void wake_if_waiting(atomic_uint *waiters, atomic_uint *word, bool solo)
+static inline void wake_if_waiting(struct shmring_sleep *sl, bool solo)
 {
 	if (solo)
 		atomic_signal_fence(memory_order_seq_cst); /* the load stays after the store in program order */
-	if (atomic_load_explicit(waiters, solo ? memory_order_relaxed : memory_order_seq_cst))
-		futex_wake(waiters, word, 1);
+	uint64_t w = atomic_load_explicit(&sl->waiters, solo ? memory_order_relaxed : memory_order_seq_cst);
+	if ((uint32_t)w && w != atomic_load_explicit(&sl->stale, memory_order_relaxed))
+		futex_wake(sl, 1, w);
 }
 
 /* Where an attempt stopped: the slot in the way and its state, for recovery. */
@@ -465,7 +484,7 @@ static inline void shmring_solo_publish(struct shmring *q, struct shmring_slot *
                                         const void *msg, size_t len)
 {
 	shmring_solo_fill(q, s, pos, lap, msg, len);
-	wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, true);
+	wake_if_waiting(&q->h->data, true);
 	slot_prefetch_write(q, pos + 1);
 }
 
@@ -510,7 +529,7 @@ static int shmring_try_put(struct shmring *q, const void *msg, size_t len, bool 
 					                  "dead and reclaimed its slot; the message was not queued: retry "
 					                  "the put",
 					                  me);
-				wake_if_waiting(&h->data_waiters, &h->data_futex, false);
+				wake_if_waiting(&h->data, false);
 				/* The next put writes the next slot: fetch it for writing while nobody waits on us. */
 				slot_prefetch_write(q, pos + 1);
 				return IPCQ_OK;
@@ -553,7 +572,7 @@ static inline int shmring_take(struct shmring *q, struct shmring_slot *s, uint64
                                void *buf, size_t *len, bool solo)
 {
 	shmring_take_quiet(q, s, pos, lap, buf, len, solo);
-	wake_if_waiting(&q->h->room_waiters, &q->h->room_futex, solo);
+	wake_if_waiting(&q->h->room, solo);
 	return IPCQ_OK;
 }
 
@@ -728,8 +747,8 @@ static bool shmring_recover(struct shmring *q, const struct shmring_stuck *sk)
 	uint64_t st = sk->state;
 	if (atomic_compare_exchange_strong_explicit(&sk->slot->state, &st, ST(ST_LAP(st) + 1, K_FREE, 0),
 	                                            memory_order_seq_cst, memory_order_relaxed)) {
-		futex_wake_all(&q->h->data_waiters, &q->h->data_futex);
-		futex_wake_all(&q->h->room_waiters, &q->h->room_futex);
+		futex_wake_all(&q->h->data);
+		futex_wake_all(&q->h->room);
 	}
 	return true; /* moved, by us or by another rescuer */
 }
@@ -926,7 +945,7 @@ static inline size_t shmring_solo_put_many(struct shmring *q, const ipcq_msgv *v
 		if (atomic_load_explicit(&s->state, memory_order_acquire) != ST(c.lap, K_FREE, 0))
 			break;
 	}
-	wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, true);
+	wake_if_waiting(&q->h->data, true);
 	shmring_solo_end(&q->h->prod);
 	return k;
 }
@@ -951,7 +970,7 @@ static inline size_t shmring_solo_get_many(struct shmring *q, ipcq_msgv *v, size
 			break;
 	}
 	if (k)
-		wake_if_waiting(&q->h->room_waiters, &q->h->room_futex, true);
+		wake_if_waiting(&q->h->room, true);
 	shmring_solo_end(&q->h->cons);
 	return k;
 }
@@ -1035,10 +1054,10 @@ static bool shmring_futex_wait(atomic_uint *word, unsigned val, int64_t ns)
  * small) passes the wake-up on, so a getter asleep beside it is not left
  * waiting for its next nap with a message queued.
  */
-static int shmring_pass_on(int rc, const struct shmring_op *op, bool slept, atomic_uint *waiters, atomic_uint *word)
+static int shmring_pass_on(int rc, const struct shmring_op *op, bool slept, struct shmring_sleep *sl)
 {
-	if (slept && (op->kind == OP_PEEK || rc == IPCQ_TOOBIG) && atomic_load_explicit(waiters, memory_order_seq_cst))
-		futex_wake(waiters, word, 1);
+	if (slept && (op->kind == OP_PEEK || rc == IPCQ_TOOBIG))
+		wake_if_waiting(sl, false);
 	return rc;
 }
 
@@ -1181,8 +1200,7 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 
 	/* Sleep on the futex of the side we wait for. */
 	bool room = op_fills(op->kind);
-	atomic_uint *waiters = room ? &q->h->room_waiters : &q->h->data_waiters;
-	atomic_uint *word = room ? &q->h->room_futex : &q->h->data_futex;
+	struct shmring_sleep *sl = room ? &q->h->room : &q->h->data;
 	bool slept = false;
 	for (;;) {
 		/*
@@ -1192,13 +1210,13 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 		 * while we are counted, every publish makes a futex call too (a 2x2
 		 * stream made one every ten messages with them inside).
 		 */
-		unsigned v = atomic_load_explicit(word, memory_order_seq_cst);
+		unsigned v = atomic_load_explicit(&sl->futex, memory_order_seq_cst);
 		rc = shmring_look_around(q, op, &sk);
 		int64_t left = ipcq__remaining_ns(dl);
 		if (rc == NOTREADY && left == 0) {
 			rc = shmring_attempt(q, op, false, &sk);
 		} else if (rc == NOTREADY) {
-			atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
+			atomic_fetch_add_explicit(&sl->waiters, SLEEPER_IN, memory_order_seq_cst);
 			/* A solo publisher reads the count with no fence after its store. */
 			struct shmring_side *them = room ? &q->h->cons : &q->h->prod;
 			if (q->solo && atomic_load_explicit(&them->shared, memory_order_acquire) != SETTLED)
@@ -1207,19 +1225,19 @@ static int shmring_run(struct shmring *q, const struct shmring_op *op, ipcq_dead
 			rc = shmring_attempt(q, op, false, &sk);
 			bool woken = false;
 			if (rc == NOTREADY) {
-				woken = shmring_futex_wait(word, v, left < 0 || left > q->nap_ns ? q->nap_ns : left);
+				woken = shmring_futex_wait(&sl->futex, v, left < 0 || left > q->nap_ns ? q->nap_ns : left);
 				slept = true;
 			}
 			if (!woken) /* else our waker took us off */
-				atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+				atomic_fetch_sub_explicit(&sl->waiters, 1, memory_order_relaxed);
 		}
 		if (rc != NOTREADY)
-			return shmring_pass_on(rc, op, slept, waiters, word);
+			return shmring_pass_on(rc, op, slept, sl);
 		if (left == 0)
 			return none;
 		rc = shmring_attempt(q, op, false, &sk);
 		if (rc != NOTREADY)
-			return shmring_pass_on(rc, op, slept, waiters, word);
+			return shmring_pass_on(rc, op, slept, sl);
 	}
 }
 
@@ -1801,7 +1819,7 @@ static int shmring_commit(void *st, void *buf, size_t len)
 	if (shmring_solo_enter(q, sd, &q->prod_safe)) {
 		/* Publish as a solo put does; our CLAIMED slot is moved by nobody else while we live. */
 		atomic_store_explicit(&s->state, ST(ST_LAP(cur), K_FULL, 0), memory_order_release);
-		wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, true);
+		wake_if_waiting(&q->h->data, true);
 		shmring_solo_end(sd);
 		return IPCQ_OK;
 	}
@@ -1811,7 +1829,7 @@ static int shmring_commit(void *st, void *buf, size_t len)
 		                  "shmring: commit: another process declared this producer (pid %u) dead and reclaimed "
 		                  "its reservation; the message was not queued: reserve again",
 		                  self_pid());
-	wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, false);
+	wake_if_waiting(&q->h->data, false);
 	return IPCQ_OK;
 }
 
@@ -1822,7 +1840,7 @@ static void shmring_zc_end(struct shmring *q, struct shmring_slot *s, uint64_t c
 	/* A CAS: a rescuer that wrongly took us for dead (reused pid) may have freed it already. */
 	atomic_compare_exchange_strong_explicit(&s->state, &cur, ST(ST_LAP(cur) + 1, K_FREE, 0), memory_order_seq_cst,
 	                                        memory_order_relaxed);
-	wake_if_waiting(&q->h->room_waiters, &q->h->room_futex, false);
+	wake_if_waiting(&q->h->room, false);
 }
 
 static int shmring_cancel(void *st, void *buf)
@@ -1834,7 +1852,7 @@ static int shmring_cancel(void *st, void *buf)
 		return IPCQ_INVAL;
 	shmring_zc_end(q, s, cur);
 	/* Consumers may wait at this slot: the next message, if any, is past it. */
-	wake_if_waiting(&q->h->data_waiters, &q->h->data_futex, false);
+	wake_if_waiting(&q->h->data, false);
 	return IPCQ_OK;
 }
 
@@ -1859,7 +1877,7 @@ static int shmring_consume(void *st, const void *buf)
 		/* Free it as a solo get does. */
 		atomic_store_explicit(&s->len, 0, memory_order_relaxed);
 		atomic_store_explicit(&s->state, ST(ST_LAP(cur) + 1, K_FREE, 0), memory_order_release);
-		wake_if_waiting(&q->h->room_waiters, &q->h->room_futex, true);
+		wake_if_waiting(&q->h->room, true);
 		shmring_solo_end(sd);
 		return IPCQ_OK;
 	}
@@ -1912,11 +1930,11 @@ static int shmring_release(void *st, unsigned roles)
 	/* Sleepers on the other side look at the lifeline now rather than at their next nap. */
 	if (roles & IPCQ_PRODUCER) {
 		shmring_gone(q, IPCQ_PRODUCER);
-		futex_wake_all(&q->h->data_waiters, &q->h->data_futex);
+		futex_wake_all(&q->h->data);
 	}
 	if (roles & IPCQ_CONSUMER) {
 		shmring_gone(q, IPCQ_CONSUMER);
-		futex_wake_all(&q->h->room_waiters, &q->h->room_futex);
+		futex_wake_all(&q->h->room);
 	}
 	return IPCQ_OK;
 }

@@ -408,6 +408,73 @@ static void t_kill9_zc_consumer_mid_hold(void)
 	kill_consumer_rounds(false, true, 300);
 }
 
+/* --- SIGKILL of a sleeping consumer --------------------------------------------------------- */
+
+/* Takes n messages, each with a 20 s timeout (asleep in between: no spinning), then exits. */
+static void sleepy_getter(ipcq *q, int n)
+{
+	ipcq_release(q, IPCQ_PRODUCER);
+	for (int i = 0; i < n; i++) {
+		char b[16];
+		size_t len;
+		if (ipcq_get(q, b, sizeof b, &len, 20 * SEC) != IPCQ_OK)
+			_exit(3);
+	}
+	_exit(0);
+}
+
+/*
+ * A consumer killed asleep leaves its count among the waiters (the ring
+ * skips the futex call while nothing has changed since a wake-up found
+ * nobody, see struct shmring_sleep). The skip must never cost a live
+ * sleeper its wake-up: with a 30 s nap, every put to a fresh sleeper must be
+ * taken within 2 s, with one, two and three dead sleepers left behind, and
+ * with puts to nobody in between.
+ */
+static void t_kill9_sleeping_consumer_then_wakeups(void)
+{
+	setenv("IPCQ_SHMRING_NAP_NS", "30000000000", 1);
+	setenv("IPCQ_SHMRING_SPIN_NS", "0", 1);
+	ipcq *q = ring_open(64, 16);
+	unsetenv("IPCQ_SHMRING_NAP_NS");
+	unsetenv("IPCQ_SHMRING_SPIN_NS");
+	bool ok = true;
+	for (int round = 0; round < 3 && ok; round++) {
+		pid_t dead = fork();
+		if (dead == 0)
+			sleepy_getter(q, 1000);
+		sleep_ns(30 * MS); /* asleep in the futex by now */
+		kill(dead, SIGKILL);
+		ok = SHM_CHECK(shm_wait(dead, 10 * SEC) != -1, "round %d: the sleeper did not die", round);
+		for (int i = 0; i < 20 && ok; i++) /* to nobody: past the dead sleeper's count */
+			ok = SHM_CHECK(ipcq_put(q, "n", 1, SEC) == IPCQ_OK, "round %d: put to nobody", round);
+		char b[16];
+		size_t len;
+		while (ok && ipcq_get(q, b, sizeof b, &len, IPCQ_NOWAIT) == IPCQ_OK)
+			;
+		pid_t live = fork();
+		if (live == 0)
+			sleepy_getter(q, 5);
+		for (int i = 0; i < 5 && ok; i++) {
+			sleep_ns(20 * MS); /* asleep again */
+			ok = SHM_CHECK(ipcq_put(q, "x", 1, SEC) == IPCQ_OK, "round %d: put %d", round, i);
+			int64_t t0 = shm_now();
+			size_t left = 1;
+			while (ok && ipcq_qsize(q, &left) == IPCQ_OK && left && shm_now() - t0 < 2 * SEC)
+				sleep_ns(MS);
+			ok = ok && SHM_CHECK(left == 0, "round %d: a sleeping getter did not take put %d within 2 s "
+			                                "(lost wake-up with %d dead sleepers)",
+			                     round, i, round + 1);
+		}
+		int ws = shm_wait(live, 10 * SEC);
+		ok = ok && SHM_CHECK(ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "round %d: the getter failed (0x%x)",
+		                     round, ws);
+		if (ws == -1)
+			kill(live, SIGKILL), shm_wait(live, SEC);
+	}
+	ipcq_close(q);
+}
+
 /* --- 10^6 messages 4 -> 4, and the pure futex path 1 -> 1 ------------------------------------ */
 
 #define NP 4
@@ -934,6 +1001,7 @@ int shm_add_shmring(void)
 		return CU_get_error();
 	if (!CU_add_test(s, "kill9_producer_mid_publish_x1000", t_kill9_producer_mid_publish) ||
 	    !CU_add_test(s, "kill9_consumer_mid_get_x300", t_kill9_consumer_mid_get) ||
+	    !CU_add_test(s, "kill9_sleeping_consumer_then_wakeups", t_kill9_sleeping_consumer_then_wakeups) ||
 	    !CU_add_test(s, "kill9_producer_mid_put_many_x400", t_kill9_many_producer_mid_put_many) ||
 	    !CU_add_test(s, "kill9_solo_producer_mid_copy_x300", t_kill9_solo_producer_mid_copy) ||
 	    !CU_add_test(s, "kill9_solo_consumer_mid_get_x150", t_kill9_solo_consumer_mid_get) ||
