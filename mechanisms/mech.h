@@ -286,6 +286,8 @@ bool ipcq__life_gone(const struct ipcq__life *l, unsigned role);
 int ipcq__life_fd(const struct ipcq__life *l, unsigned role);
 /* True once process pid has ended: gone, or a zombie (killed, not yet reaped); false while unsure. */
 bool ipcq__pid_ended(pid_t pid);
+/* A tuning duration from the environment, in ns, clamped to [lo, hi]; def when unset or malformed. */
+int64_t ipcq__env_ns(const char *var, int64_t def, int64_t lo, int64_t hi);
 /* Fills buf with n random bytes (getrandom); OK, or the failure recorded as "<what>: getrandom: ...". */
 int ipcq__random(void *buf, size_t n, const char *what);
 /*

@@ -5,6 +5,7 @@
 #include "mech.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <time.h>
 
 int64_t ipcq__now_ns(void)
@@ -12,6 +13,19 @@ int64_t ipcq__now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t ipcq__env_ns(const char *var, int64_t def, int64_t lo, int64_t hi)
+{
+	const char *v = getenv(var);
+	if (!v || !*v)
+		return def;
+	char *end;
+	errno = 0;
+	long long ns = strtoll(v, &end, 10);
+	if (errno || *end || ns < lo)
+		return def;
+	return ns > hi ? hi : ns;
 }
 
 int64_t ipcq__remaining_ns(ipcq_deadline dl)

@@ -49,7 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Longest sleep before a sleeper looks at the lifelines again (peer death). */
+/* Longest sleep before a sleeper looks at the lifelines again (peer death); IPCQ_SHMMGR_SLICE_NS for tests. */
 #define MGR_SLICE_NS (50 * 1000000LL)
 /* Spin before sleeping: a peer on another CPU usually answers within a few us,
  * a futex wake-up across vCPUs here costs ~20 us. */
@@ -67,27 +67,37 @@
 
 /* --- Shared layout and locking ------------------------------------------- */
 
+/*
+ * A futex sequence and its sleepers. sleepers: those in the futex (low 32
+ * bits; announced before the last look at the word, so a waker that bumps
+ * the word then reads 0 here is seen by that look) and how many times one
+ * announced itself (high 32), so the value never comes back. A process
+ * killed asleep leaves its count behind; stale is a value of sleepers at
+ * which a wake-up found nobody in the futex, and wakers skip the call while
+ * sleepers still holds it (anyone coming or going changes it) - else every
+ * put and get after such a death made a futex call nobody needed.
+ */
+struct mgr_wait {
+	atomic_uint word;
+	_Atomic uint64_t sleepers, stale;
+};
+
+#define MGR_SLEEPER_IN ((UINT64_C(1) << 32) | 1) /* added by a sleeper announcing itself */
+
 /* What the queue and the table both start with. */
 struct mgr_hdr {
 	pthread_mutex_t lock;
 	atomic_uint broken;   /* 1: a dead holder left the state inconsistent */
-	atomic_uint readable; /* futex sequence: a message was queued, or a role went */
-	atomic_uint writable; /* futex sequence: room was made, or a role went */
-	/*
-	 * Sleepers in the futex on each word (announced before the last look at
-	 * the word, so a waker that bumps the word then reads 0 here is seen by
-	 * that look), and threads in poll(), counted under the lock. A process
-	 * killed while asleep leaves its count behind: that costs wake-up calls
-	 * nobody needs, never a missed one.
-	 */
-	atomic_uint sleep_r, sleep_w;
-	unsigned pollers;
+	struct mgr_wait readable; /* bumped when a message was queued, or a role went */
+	struct mgr_wait writable; /* bumped when room was made, or a role went */
+	unsigned pollers;         /* threads in poll(), counted under the lock */
 };
 
 struct mgr_queue {
 	struct mgr_hdr h;
 	_Atomic uint64_t head, tail; /* messages taken / queued since open; count = tail - head */
 	size_t capacity, max_msg, stride;
+	int64_t slice_ns; /* MGR_SLICE_NS, or IPCQ_SHMMGR_SLICE_NS when the opener set it */
 	alignas(64) unsigned char slots[]; /* capacity slots of stride bytes: uint64 len, then bytes */
 };
 
@@ -167,9 +177,12 @@ static int mgr_lock(struct mgr_hdr *h, bool (*check)(const void *), const void *
 
 /* --- Waiting ------------------------------------------------------------- */
 
-static void mgr_futex_wake(atomic_uint *word, int n)
+/* Wakes n sleepers of w; seen: the sleepers value mgr_bump read (0: do not mark it stale). */
+static void mgr_futex_wake(struct mgr_wait *w, int n, uint64_t seen)
 {
-	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
+	long woke = syscall(SYS_futex, (uint32_t *)&w->word, FUTEX_WAKE, n, NULL, NULL, 0);
+	if (woke == 0 && seen)
+		atomic_store_explicit(&w->stale, seen, memory_order_relaxed);
 }
 
 /* Sleeps while *word == val, until the absolute monotonic time until. */
@@ -186,9 +199,10 @@ static void mgr_futex_wait(atomic_uint *word, unsigned val, ipcq_deadline until)
  * as mgr_lock. EINTR and early wake-ups are fine: callers re-check
  * everything in a loop.
  */
-static int mgr_sleep(struct mgr_hdr *h, atomic_uint *word, atomic_uint *sleepers, ipcq_deadline dl,
+static int mgr_sleep(struct mgr_hdr *h, struct mgr_wait *w, int64_t slice, ipcq_deadline dl,
                      bool (*check)(const void *), const void *state, const char *what)
 {
+	atomic_uint *word = &w->word;
 	unsigned v = atomic_load_explicit(word, memory_order_relaxed);
 	ipcq__plock_unlock(&h->lock);
 	int64_t now = ipcq__now_ns();
@@ -205,20 +219,26 @@ static int mgr_sleep(struct mgr_hdr *h, atomic_uint *word, atomic_uint *sleepers
 			sched_yield();
 	}
 	if (!moved && now < dl) {
-		atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(&w->sleepers, MGR_SLEEPER_IN, memory_order_seq_cst);
 		if (atomic_load_explicit(word, memory_order_seq_cst) == v)
-			mgr_futex_wait(word, v, dl < now + MGR_SLICE_NS ? dl : now + MGR_SLICE_NS);
-		atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+			mgr_futex_wait(word, v, dl < now + slice ? dl : now + slice);
+		atomic_fetch_sub_explicit(&w->sleepers, 1, memory_order_relaxed);
 	}
 	return mgr_lock(h, check, state, what);
 }
 
-/* Bumps word (lock held); how many sleepers a wake-up must reach after unlocking. */
-static int mgr_bump(atomic_uint *word, atomic_uint *sleepers, bool all)
+/*
+ * Bumps w's word (lock held); how many sleepers a wake-up must reach after
+ * unlocking, with *seen for mgr_futex_wake: none when nobody is counted,
+ * or only those a wake-up found gone (see struct mgr_wait).
+ */
+static int mgr_bump(struct mgr_wait *w, bool all, uint64_t *seen)
 {
-	atomic_fetch_add_explicit(word, 1, memory_order_seq_cst);
-	unsigned n = atomic_load_explicit(sleepers, memory_order_seq_cst);
-	return n == 0 ? 0 : all ? INT_MAX : 1;
+	atomic_fetch_add_explicit(&w->word, 1, memory_order_seq_cst);
+	uint64_t n = *seen = atomic_load_explicit(&w->sleepers, memory_order_seq_cst);
+	if ((uint32_t)n == 0 || n == atomic_load_explicit(&w->stale, memory_order_relaxed))
+		return 0;
+	return all ? INT_MAX : 1;
 }
 
 static bool mgr_passed(ipcq_deadline dl)
@@ -235,12 +255,12 @@ static void mgr_wake_all(struct mgr_hdr *h, bool (*check)(const void *), const v
 	if (rc == IPCQ_PEERDEAD && !check(state))
 		atomic_store(&h->broken, 1);
 	bool locked = rc == IPCQ_OK || rc == IPCQ_PEERDEAD;
-	atomic_fetch_add(&h->readable, 1);
-	atomic_fetch_add(&h->writable, 1);
+	atomic_fetch_add(&h->readable.word, 1);
+	atomic_fetch_add(&h->writable.word, 1);
 	if (locked)
 		ipcq__plock_unlock(&h->lock);
-	mgr_futex_wake(&h->readable, INT_MAX);
-	mgr_futex_wake(&h->writable, INT_MAX);
+	mgr_futex_wake(&h->readable, INT_MAX, 0);
+	mgr_futex_wake(&h->writable, INT_MAX, 0);
 }
 
 /* --- Queue --------------------------------------------------------------- */
@@ -272,8 +292,7 @@ static int qlock(struct mgr_queue *q, const char *what)
 
 static int qsleep(struct mgr_queue *q, bool room, ipcq_deadline dl, const char *what)
 {
-	return mgr_sleep(&q->h, room ? &q->h.writable : &q->h.readable, room ? &q->h.sleep_w : &q->h.sleep_r,
-	                 dl, mgr_queue_whole, q, what);
+	return mgr_sleep(&q->h, room ? &q->h.writable : &q->h.readable, q->slice_ns, dl, mgr_queue_whole, q, what);
 }
 
 /* Lifelines, remembered once gone: a role never comes back. */
@@ -338,6 +357,7 @@ static int shmmgr_open(void *st, const ipcq_config *cfg)
 	q->capacity = cfg->capacity;
 	q->max_msg = cfg->max_msg;
 	q->stride = stride;
+	q->slice_ns = ipcq__env_ns("IPCQ_SHMMGR_SLICE_NS", MGR_SLICE_NS, 1000000, 60000000000LL);
 	int rc = mgr_hdr_init(&q->h);
 	if (rc != IPCQ_OK) {
 		ipcq__shm_free(q, s->q_size);
@@ -392,10 +412,11 @@ static int shmmgr_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 	/* The commit: a holder dying before this store queued nothing. */
 	atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
 	/* A poller must not swallow the one wake-up a getter needs. */
-	int wake = mgr_bump(&q->h.readable, &q->h.sleep_r, q->h.pollers > 0);
+	uint64_t seen;
+	int wake = mgr_bump(&q->h.readable, q->h.pollers > 0, &seen);
 	ipcq__plock_unlock(&q->h.lock);
 	if (wake)
-		mgr_futex_wake(&q->h.readable, wake);
+		mgr_futex_wake(&q->h.readable, wake, seen);
 	return IPCQ_OK;
 }
 
@@ -437,10 +458,11 @@ static int shmmgr_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadlin
 	*len = (size_t)n;
 	if (n > cap) {
 		/* The message stays: pass the wake-up this getter may have taken on. */
-		int wake = mgr_bump(&q->h.readable, &q->h.sleep_r, false);
+		uint64_t seen;
+		int wake = mgr_bump(&q->h.readable, false, &seen);
 		ipcq__plock_unlock(&q->h.lock);
 		if (wake)
-			mgr_futex_wake(&q->h.readable, wake);
+			mgr_futex_wake(&q->h.readable, wake, seen);
 		return ipcq__fail(IPCQ_TOOBIG, 0,
 		                  "shmmgr: get: message of %zu bytes does not fit the buffer of %zu bytes; "
 		                  "it stays queued",
@@ -450,10 +472,11 @@ static int shmmgr_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadlin
 		memcpy(buf, slot + sizeof n, (size_t)n);
 	/* The commit: a holder dying before this store took nothing. */
 	atomic_store_explicit(&q->head, head + 1, memory_order_release);
-	int wake = mgr_bump(&q->h.writable, &q->h.sleep_w, false);
+	uint64_t seen;
+	int wake = mgr_bump(&q->h.writable, false, &seen);
 	ipcq__plock_unlock(&q->h.lock);
 	if (wake)
-		mgr_futex_wake(&q->h.writable, wake);
+		mgr_futex_wake(&q->h.writable, wake, seen);
 	return IPCQ_OK;
 }
 
@@ -481,13 +504,14 @@ static size_t shmmgr_try_put_many(void *st, const ipcq_msgv *v, size_t n)
 			memcpy(slot + sizeof len64, v[k].buf, v[k].len);
 	}
 	int wake = 0;
+	uint64_t seen = 0;
 	if (k) {
 		atomic_store_explicit(&q->tail, tail + k, memory_order_release);
-		wake = mgr_bump(&q->h.readable, &q->h.sleep_r, q->h.pollers > 0 || k > 1);
+		wake = mgr_bump(&q->h.readable, q->h.pollers > 0 || k > 1, &seen);
 	}
 	ipcq__plock_unlock(&q->h.lock);
 	if (wake)
-		mgr_futex_wake(&q->h.readable, wake);
+		mgr_futex_wake(&q->h.readable, wake, seen);
 	return k;
 }
 
@@ -511,13 +535,14 @@ static size_t shmmgr_try_get_many(void *st, ipcq_msgv *v, size_t n)
 		v[k].len = (size_t)len64;
 	}
 	int wake = 0;
+	uint64_t seen = 0;
 	if (k) {
 		atomic_store_explicit(&q->head, head + k, memory_order_release);
-		wake = mgr_bump(&q->h.writable, &q->h.sleep_w, k > 1);
+		wake = mgr_bump(&q->h.writable, k > 1, &seen);
 	}
 	ipcq__plock_unlock(&q->h.lock);
 	if (wake)
-		mgr_futex_wake(&q->h.writable, wake);
+		mgr_futex_wake(&q->h.writable, wake, seen);
 	return k;
 }
 

@@ -1522,20 +1522,6 @@ static void shmring_close(void *st)
 	q->named = false;
 }
 
-/* A duration from the environment, clamped to [lo, hi]; def when unset or malformed. */
-static int64_t shmring_ns_from_env(const char *var, int64_t def, int64_t lo, int64_t hi)
-{
-	const char *v = getenv(var);
-	if (!v || !*v)
-		return def;
-	char *end;
-	errno = 0;
-	long long ns = strtoll(v, &end, 10);
-	if (errno || *end || ns < lo)
-		return def;
-	return ns > hi ? hi : ns;
-}
-
 static int shmring_open(void *st, const ipcq_config *cfg)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -1568,8 +1554,8 @@ static int shmring_open(void *st, const ipcq_config *cfg)
 	/* Half the CPUs spin for each side at most: the rest is for the work they wait on. */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	q->max_spinners = cpus > 2 ? (unsigned)(cpus / 2) : 1;
-	q->spin_ns = shmring_ns_from_env("IPCQ_SHMRING_SPIN_NS", SHMRING_DEFAULT_SPIN_NS, 0, 1000000000LL);
-	q->nap_ns = shmring_ns_from_env("IPCQ_SHMRING_NAP_NS", SHMRING_NAP_NS, 1000000, 60000000000LL);
+	q->spin_ns = ipcq__env_ns("IPCQ_SHMRING_SPIN_NS", SHMRING_DEFAULT_SPIN_NS, 0, 1000000000LL);
+	q->nap_ns = ipcq__env_ns("IPCQ_SHMRING_NAP_NS", SHMRING_NAP_NS, 1000000, 60000000000LL);
 	const char *slip = getenv("IPCQ_SHMRING_SLIP");
 	q->slip = q->spin_ns > 0 && !(slip && strcmp(slip, "0") == 0);
 	/* Solo owners need membarrier to fence their peers for them (Linux 4.16+, seccomp allowing). */
