@@ -834,6 +834,9 @@ static int iceoryx_release(void *st, unsigned roles)
 {
 	struct iceoryx *q = st;
 	ipcq__life_release(&q->life, roles);
+	/* Puts look at the consumers' lifeline now and then; a release of the last one here is seen at once. */
+	if (roles & IPCQ_CONSUMER)
+		iox_gone(q, IPCQ_CONSUMER);
 	/* Sleepers look at the lifelines when the words move. */
 	iox_signal(&q->sh->data_seq, &q->sh->data_waiters);
 	iox_signal(&q->sh->room_seq, &q->sh->room_waiters);

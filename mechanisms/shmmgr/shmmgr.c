@@ -575,6 +575,9 @@ static int shmmgr_release(void *st, unsigned roles)
 {
 	struct shmmgr *s = st;
 	ipcq__life_release(&s->life, roles);
+	/* This handle's puts look at the lifeline now and then; a release of the last consumer here is seen at once. */
+	if (roles & IPCQ_CONSUMER)
+		mgr_gone(s, IPCQ_CONSUMER);
 	mgr_wake_all(&s->q->h, mgr_queue_whole, s->q);
 	return IPCQ_OK;
 }

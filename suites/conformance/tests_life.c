@@ -443,6 +443,11 @@ void t_put_no_consumer_broken(const struct ct_ctx *c)
 {
 	signal(SIGPIPE, SIG_DFL);
 	ipcq *q = ct_open(c, 5, 100);
+	/* Some traffic first: a mechanism that looks for consumers now and then must still see this release. */
+	for (uint32_t i = 0; i < 3; i++) {
+		CT_PUT_MSG(q, 37, i, 10, IPCQ_NOWAIT);
+		CT_GET_MSG(q, 37, i, 10, IPCQ_NOWAIT);
+	}
 	CT_OK(ipcq_release(q, IPCQ_CONSUMER), q);
 	CT_ST(ipcq_put(q, "abc", 3, IPCQ_NOWAIT), IPCQ_BROKEN, q);
 	CT_ST(ipcq_put(q, "abc", 3, CT_SEC), IPCQ_BROKEN, q);
