@@ -102,7 +102,8 @@ struct ipcq_mech {
 	 * as k calls of try_put (try_get) would have, with nothing else done; a
 	 * short count means the next message would have been refused (the core
 	 * then waits as put for it, or, for get, ends the call with what it has).
-	 * One call wakes a sleeping peer at most once.
+	 * It may wake sleeping peers once for the whole run instead of once a
+	 * message.
 	 */
 	size_t (*try_put_many)(void *st, const ipcq_msgv *v, size_t n);
 	size_t (*try_get_many)(void *st, ipcq_msgv *v, size_t n);

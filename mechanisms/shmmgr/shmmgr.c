@@ -270,18 +270,38 @@ static unsigned char *mgr_slot(const struct mgr_queue *q, uint64_t i)
 	return (unsigned char *)q->slots + (size_t)(i % q->capacity) * q->stride;
 }
 
+/* Slot i's message: its length (a uint64 first), then its bytes. */
+static uint64_t mgr_slot_len(const struct mgr_queue *q, uint64_t i)
+{
+	uint64_t len;
+	memcpy(&len, mgr_slot(q, i), sizeof len);
+	return len;
+}
+
+static void mgr_slot_write(const struct mgr_queue *q, uint64_t i, const void *msg, size_t len)
+{
+	unsigned char *slot = mgr_slot(q, i);
+	uint64_t len64 = len;
+	memcpy(slot, &len64, sizeof len64);
+	if (len)
+		memcpy(slot + sizeof len64, msg, len);
+}
+
+static void mgr_slot_read(const struct mgr_queue *q, uint64_t i, void *buf, size_t len)
+{
+	if (len)
+		memcpy(buf, mgr_slot(q, i) + sizeof(uint64_t), len);
+}
+
 static bool mgr_queue_whole(const void *state)
 {
 	const struct mgr_queue *q = state;
 	uint64_t head = atomic_load(&q->head), tail = atomic_load(&q->tail);
 	if (tail - head > q->capacity)
 		return false;
-	for (uint64_t i = head; i != tail; i++) {
-		uint64_t len;
-		memcpy(&len, mgr_slot(q, i), sizeof len);
-		if (len > q->max_msg)
+	for (uint64_t i = head; i != tail; i++)
+		if (mgr_slot_len(q, i) > q->max_msg)
 			return false;
-	}
 	return true;
 }
 
@@ -404,11 +424,7 @@ static int shmmgr_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 		if ((rc = qsleep(q, true, dl, "put")) != IPCQ_OK)
 			return rc;
 	}
-	unsigned char *slot = mgr_slot(q, tail);
-	uint64_t len64 = len;
-	memcpy(slot, &len64, sizeof len64);
-	if (len)
-		memcpy(slot + sizeof len64, msg, len);
+	mgr_slot_write(q, tail, msg, len);
 	/* The commit: a holder dying before this store queued nothing. */
 	atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
 	/* A poller must not swallow the one wake-up a getter needs. */
@@ -452,9 +468,7 @@ static int shmmgr_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadlin
 			ipcq__plock_unlock(&q->h.lock);
 		return rc;
 	}
-	uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed), n;
-	const unsigned char *slot = mgr_slot(q, head);
-	memcpy(&n, slot, sizeof n);
+	uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed), n = mgr_slot_len(q, head);
 	*len = (size_t)n;
 	if (n > cap) {
 		/* The message stays: pass the wake-up this getter may have taken on. */
@@ -468,8 +482,7 @@ static int shmmgr_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadlin
 		                  "it stays queued",
 		                  (size_t)n, cap);
 	}
-	if (n)
-		memcpy(buf, slot + sizeof n, (size_t)n);
+	mgr_slot_read(q, head, buf, (size_t)n);
 	/* The commit: a holder dying before this store took nothing. */
 	atomic_store_explicit(&q->head, head + 1, memory_order_release);
 	uint64_t seen;
@@ -496,13 +509,8 @@ static size_t shmmgr_try_put_many(void *st, const ipcq_msgv *v, size_t n)
 	uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
 	uint64_t room = q->capacity - (tail - atomic_load_explicit(&q->head, memory_order_relaxed));
 	size_t k = 0;
-	for (; k < n && k < room; k++) {
-		unsigned char *slot = mgr_slot(q, tail + k);
-		uint64_t len64 = v[k].len;
-		memcpy(slot, &len64, sizeof len64);
-		if (v[k].len)
-			memcpy(slot + sizeof len64, v[k].buf, v[k].len);
-	}
+	for (; k < n && k < room; k++)
+		mgr_slot_write(q, tail + k, v[k].buf, v[k].len);
 	int wake = 0;
 	uint64_t seen = 0;
 	if (k) {
@@ -525,13 +533,10 @@ static size_t shmmgr_try_get_many(void *st, ipcq_msgv *v, size_t n)
 	uint64_t queued = atomic_load_explicit(&q->tail, memory_order_relaxed) - head;
 	size_t k = 0;
 	for (; k < n && k < queued; k++) {
-		const unsigned char *slot = mgr_slot(q, head + k);
-		uint64_t len64;
-		memcpy(&len64, slot, sizeof len64);
+		uint64_t len64 = mgr_slot_len(q, head + k);
 		if (len64 > v[k].cap)
 			break; /* get says TOOBIG when it comes first */
-		if (len64)
-			memcpy(v[k].buf, slot + sizeof len64, (size_t)len64);
+		mgr_slot_read(q, head + k, v[k].buf, (size_t)len64);
 		v[k].len = (size_t)len64;
 	}
 	int wake = 0;
