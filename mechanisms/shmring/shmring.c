@@ -238,6 +238,26 @@ static inline void slot_prefetch_write(const struct shmring *q, uint64_t pos)
 }
 
 /*
+ * A solo consumer fetches the slot READ_AHEAD places on as it takes one,
+ * so a stream's remote lines are on their way before it needs them: the
+ * CPU no longer waits for each message's lines in turn. Alternated, 64 B
+ * stream across the L3s: get 54-60 -> 62-65 M msg/s (threads 59-60 ->
+ * 66-69); get_many 65 -> 74-76 (8 and 16 alike); round trips unchanged
+ * (the slot is still ours from its last lap). Only for slots up to
+ * READ_AHEAD_BELOW bytes: at 1 KiB the fetch cost get 7-15% (the producer
+ * is then near, and loses the line it writes), at 256 B and 4 KiB it was even.
+ */
+#define READ_AHEAD 8
+#define READ_AHEAD_BELOW 512
+
+/* Fetches the header line and first data line of slot s for reading. */
+static inline void slot_prefetch_read(const struct shmring *q, const struct shmring_slot *s)
+{
+	__builtin_prefetch(s, 0, 3);
+	__builtin_prefetch(slot_data(q, s), 0, 3);
+}
+
+/*
  * A consumer done with n bytes of slot data writes one byte of each of its
  * lines back unchanged before it frees the slot. The lines then leave this
  * CPU Modified, and the producer's next write of each is one transfer; a
@@ -850,6 +870,8 @@ static inline bool shmring_solo_get(struct shmring *q, void *buf, size_t cap, si
 	struct shmring_slot *s = shmring_solo_next(q, false, &pos, &lap);
 	if (!s)
 		return false;
+	if (q->slot_size <= READ_AHEAD_BELOW)
+		slot_prefetch_read(q, slot_at(q, pos + READ_AHEAD));
 	bool fits = atomic_load_explicit(&s->len, memory_order_relaxed) <= cap;
 	if (fits)
 		shmring_take(q, s, pos, lap, buf, len, true);
@@ -898,12 +920,9 @@ static inline bool shmring_solo_hold(struct shmring *q, const void **where, size
  * A run steps from slot to slot with a cursor held in registers (the
  * geometry read once, a pointer bump and a compare per step): slot_at
  * after each memcpy made the compiler read q's geometry again, and divide
- * when the capacity is no power of two. The consumer also
- * fetches the slot RUN_AHEAD places on, whose lines come from the other
- * core: alternated, 64 B stream with get_many, 65 -> 74-76 M msg/s
- * (8 and 16 alike).
+ * when the capacity is no power of two. The consumer fetches ahead as
+ * solo_get does (READ_AHEAD).
  */
-#define RUN_AHEAD 8
 
 struct shmring_cursor {
 	unsigned char *at, *first, *end; /* the slot's header; the ring's first and one past its last */
@@ -957,11 +976,12 @@ static inline size_t shmring_solo_get_many(struct shmring *q, ipcq_msgv *v, size
 	if (!s)
 		return 0;
 	struct shmring_cursor c = cursor_at(q, s, pos, lap);
-	size_t k = 0, ahead = RUN_AHEAD * c.stride;
+	size_t k = 0, ahead = c.stride <= READ_AHEAD_BELOW ? READ_AHEAD * c.stride : 0;
 	while (atomic_load_explicit(&s->len, memory_order_relaxed) <= v[k].cap) {
-		unsigned char *f = c.at + ahead >= c.end ? c.at + ahead - (c.end - c.first) : c.at + ahead;
-		__builtin_prefetch(f, 0, 3);
-		__builtin_prefetch(slot_data(q, (struct shmring_slot *)f), 0, 3);
+		if (ahead) {
+			unsigned char *f = c.at + ahead >= c.end ? c.at + ahead - (c.end - c.first) : c.at + ahead;
+			slot_prefetch_read(q, (struct shmring_slot *)f);
+		}
 		shmring_take_quiet(q, s, c.pos, c.lap, v[k].buf, &v[k].len, true);
 		if (++k == n)
 			break;
