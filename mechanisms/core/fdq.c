@@ -215,6 +215,18 @@ int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
 	}
 	size_t left = FDQ_HDR + len;
 	bool started = false;
+	/*
+	 * A process killed inside a write of more than PIPE_BUF may leave part
+	 * of the frame in the stream, and nobody learns how much: say so before
+	 * the write, so that whoever takes the lock next tears the direction
+	 * instead of putting its frame after the part, where a reader would
+	 * take it as the rest. Up to PIPE_BUF a pipe writes all or nothing, and
+	 * so do fdq's sockets (one buffer of a unix socket; TCP within tcp.c's
+	 * budget, which never waits in the kernel). A death before the first
+	 * byte of a large frame left then tears the direction needlessly: the
+	 * queue is refused (PEERDEAD), never wrong.
+	 */
+	d->wbusy = left > PIPE_BUF;
 
 	while (left > 0) {
 		/* Once a frame has begun it must be finished, deadline or not. */

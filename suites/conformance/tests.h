@@ -69,6 +69,7 @@
 	X(eof_waits_for_every_producer, IPCQ_CAP_EOF | CT_PROC, NULL, "one of two producers released: EMPTY, not EOF") \
 	X(last_release_wakes_all, IPCQ_CAP_EOF, NULL, "the last release wakes 3 sleeping consumers with EOF") \
 	X(producer_sigkill_eof, IPCQ_CAP_EOF | CT_PROC, NULL, "producer SIGKILLed: a blocked consumer gets EOF")  \
+	X(huge_put_sigkill_no_tear, IPCQ_CAP_HUGE | IPCQ_CAP_MPMC | CT_PROC, NULL, "producer SIGKILLed inside an 8 MiB put: no part of it is read as another message") \
 	/* BROKEN and CLOSED */                                                                             \
 	X(put_no_consumer_broken, IPCQ_CAP_EOF, NULL, "no consumer left: put is BROKEN, no SIGPIPE death")  \
 	X(put_dead_consumer_broken_sigdfl, IPCQ_CAP_EOF | CT_PROC, NULL, "consumer SIGKILLed under a blocked put: BROKEN, SIGPIPE at SIG_DFL kept") \

@@ -437,6 +437,76 @@ void t_producer_sigkill_eof(const struct ct_ctx *c)
 	CT_OK(ipcq_close(q), q);
 }
 
+struct t_hugekill {
+	ipcq *q;
+	size_t len;
+	atomic_int ready;
+	atomic_int put; /* the second producer's put: its status + 1 once it returned */
+};
+
+static void t_huge_putter(void *arg)
+{
+	struct t_hugekill *h = arg;
+	unsigned char *m = ct_map(h->len);
+	ct_pattern(m, h->len, 39, 0);
+	atomic_store(&h->ready, 1);
+	ipcq_put(h->q, m, h->len, IPCQ_FOREVER); /* nobody reads: a byte stream blocks in here, part written */
+	ct_sleep(60 * CT_SEC);                   /* until killed */
+}
+
+static void t_after_putter(void *arg)
+{
+	struct t_hugekill *h = arg;
+	atomic_store(&h->put, ipcq_put(h->q, "after", 5, CT_LONG) + 1);
+}
+
+/*
+ * A producer dies inside a put too large for the queue's buffer, then
+ * another producer puts a short message. Every message a get returns must be
+ * one that was put, whole: the dead one's whole (a broker had taken it all),
+ * or the short one - never the dead one's first part with the short one's
+ * frame read as its rest. Refusing the queue as torn (PEERDEAD) is allowed.
+ */
+void t_huge_put_sigkill_no_tear(const struct ct_ctx *c)
+{
+	size_t len = 8u << 20;
+	ipcq *q = ct_open(c, 0, len);
+	struct t_hugekill *h = ct_shared(sizeof *h);
+	h->q = q;
+	h->len = len;
+	struct ct_actor *a = ct_spawn_process(q, IPCQ_CONSUMER, t_huge_putter, h);
+	ct_wait_flag(&h->ready);
+	ct_wait_sleeping(a);
+	ct_sleep(100 * CT_MS);
+	ct_kill(a);
+	/* We stay a producer: the end of every producer (EOF) would show the tear anyway. */
+	struct ct_actor *b = ct_spawn_process(q, IPCQ_CONSUMER, t_after_putter, h);
+
+	unsigned char *buf = ct_map(len), *want = ct_map(len);
+	ct_pattern(want, len, 39, 0);
+	bool after = false, torn = false;
+	for (int i = 0; i < 2 && !after && !torn; i++) {
+		size_t n = 0;
+		int st = ipcq_get(q, buf, len, &n, 5 * CT_SEC);
+		torn = st == IPCQ_PEERDEAD;
+		CT_TRUE(st == IPCQ_OK || torn, "get %d after the kill -> %s, expected OK or IPCQ_PEERDEAD%s", i,
+		        ipcq_strstatus(st), ct_errmsg_suffix(q, st));
+		after = st == IPCQ_OK && n == 5 && memcmp(buf, "after", 5) == 0;
+		if (st == IPCQ_OK && !after) {
+			CT_TRUE(n == len, "get %d returned %zu bytes: neither the dead producer's %zu nor the 5 put after",
+			        i, n, len);
+			CT_MEM(buf, want, len);
+		}
+	}
+	ct_join(b);
+	int put = atomic_load(&h->put) - 1;
+	CT_TRUE(put == IPCQ_OK || put == IPCQ_PEERDEAD, "the put after the kill -> %s", ipcq_strstatus(put));
+	CT_TRUE(after || torn, "the message put after the kill never came");
+	ct_unmap(buf, len);
+	ct_unmap(want, len);
+	CT_OK(ipcq_close(q), q);
+}
+
 /* --- BROKEN ------------------------------------------------------------------------------ */
 
 void t_put_no_consumer_broken(const struct ct_ctx *c)
