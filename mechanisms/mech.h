@@ -337,9 +337,12 @@ int ipcq__fdq_pair(struct ipcq__fdq *a, struct ipcq__fdq *b, int fa, int fb, siz
 #define IPCQ__FDQ_OPS                                                                              \
 	.state_size = sizeof(struct ipcq__fdq), .put = ipcq__fdq_put, .get = ipcq__fdq_get,              \
 	.poll = ipcq__fdq_poll, .qsize = ipcq__fdq_qsize, .release = ipcq__fdq_release,                  \
-	.close = ipcq__fdq_close
+	.close = ipcq__fdq_close, .try_put_many = ipcq__fdq_try_put_many,                                 \
+	.try_get_many = ipcq__fdq_try_get_many
 int ipcq__fdq_put(void *st, const void *msg, size_t len, ipcq_deadline dl);
 int ipcq__fdq_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl);
+size_t ipcq__fdq_try_put_many(void *st, const ipcq_msgv *v, size_t n);
+size_t ipcq__fdq_try_get_many(void *st, ipcq_msgv *v, size_t n);
 int ipcq__fdq_poll(void *st, ipcq_deadline dl);
 int ipcq__fdq_qsize(void *st, size_t *n);
 int ipcq__fdq_release(void *st, unsigned roles);

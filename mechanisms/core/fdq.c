@@ -190,46 +190,17 @@ static int wait_fd(int fd, short events, ipcq_deadline dl)
 	return r == 0 ? IPCQ_FULL : IPCQ_OK;
 }
 
-int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
+/*
+ * Writes the left bytes of v[0..nv), moving v on as they go: waits until dl
+ * for the first byte, and for ever once one has gone, for a frame that has
+ * begun must be finished. OK, or the status, with the direction torn if
+ * bytes had gone. Called with wlock held; leaves wbusy set.
+ */
+static int write_all(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, struct iovec *v, int nv, size_t left,
+                     ipcq_deadline dl)
 {
-	struct ipcq__fdq *q = state;
-	struct ipcq__fdq_dir *d = q->tx;
-	int st = lock_dir(d, &d->wlock, &d->wbusy, dl);
-	if (st != IPCQ_OK)
-		return st;
-
-	/* A small frame goes out of one buffer: one iovec is cheaper for the kernel to take. */
-	union {
-		uint32_t hdr;
-		unsigned char bytes[FDQ_SMALL];
-	} f;
-	f.hdr = (uint32_t)len;
-	struct iovec iov[2] = { { &f, FDQ_HDR }, { (void *)msg, len } };
-	struct iovec *v = iov;
-	int nv = len ? 2 : 1;
-	if (FDQ_HDR + len <= sizeof f) {
-		if (len)
-			memcpy(f.bytes + FDQ_HDR, msg, len);
-		iov[0].iov_len = FDQ_HDR + len;
-		nv = 1;
-	}
-	size_t left = FDQ_HDR + len;
 	bool started = false;
-	/*
-	 * A process killed inside a write of more than PIPE_BUF may leave part
-	 * of the frame in the stream, and nobody learns how much: say so before
-	 * the write, so that whoever takes the lock next tears the direction
-	 * instead of putting its frame after the part, where a reader would
-	 * take it as the rest. Up to PIPE_BUF a pipe writes all or nothing, and
-	 * so do fdq's sockets (one buffer of a unix socket; TCP within tcp.c's
-	 * budget, which never waits in the kernel). A death before the first
-	 * byte of a large frame left then tears the direction needlessly: the
-	 * queue is refused (PEERDEAD), never wrong.
-	 */
-	d->wbusy = left > PIPE_BUF;
-
 	while (left > 0) {
-		/* Once a frame has begun it must be finished, deadline or not. */
 		ssize_t n = write_once(q, v, nv, started || dl == IPCQ__NEVER);
 		if (n > 0) {
 			left -= (size_t)n;
@@ -246,7 +217,7 @@ int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
 			}
 			continue;
 		}
-		int e = errno;
+		int e = errno, st;
 		if (n < 0 && e == EAGAIN) {
 			st = wait_fd(q->wfd, POLLOUT, started ? IPCQ__NEVER : dl);
 			if (st == IPCQ_OK)
@@ -260,14 +231,82 @@ int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
 		}
 		if (started)
 			atomic_store(&d->torn, 1);
-		d->wbusy = 0;
-		ipcq__plock_unlock(&d->wlock);
 		return st;
 	}
-	d->wbusy = 0;
-	atomic_fetch_add(&d->count, 1);
-	ipcq__plock_unlock(&d->wlock);
 	return IPCQ_OK;
+}
+
+int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
+{
+	struct ipcq__fdq *q = state;
+	struct ipcq__fdq_dir *d = q->tx;
+	int st = lock_dir(d, &d->wlock, &d->wbusy, dl);
+	if (st != IPCQ_OK)
+		return st;
+
+	/* A small frame goes out of one buffer: one iovec is cheaper for the kernel to take. */
+	union {
+		uint32_t hdr;
+		unsigned char bytes[FDQ_SMALL];
+	} f;
+	f.hdr = (uint32_t)len;
+	struct iovec iov[2] = { { &f, FDQ_HDR }, { (void *)msg, len } };
+	int nv = len ? 2 : 1;
+	if (FDQ_HDR + len <= sizeof f) {
+		if (len)
+			memcpy(f.bytes + FDQ_HDR, msg, len);
+		iov[0].iov_len = FDQ_HDR + len;
+		nv = 1;
+	}
+	/*
+	 * A process killed inside a write of more than PIPE_BUF may leave part
+	 * of the frame in the stream, and nobody learns how much: say so before
+	 * the write, so that whoever takes the lock next tears the direction
+	 * instead of putting its frame after the part, where a reader would
+	 * take it as the rest. Up to PIPE_BUF a pipe writes all or nothing, and
+	 * so do fdq's sockets (one buffer of a unix socket; TCP within tcp.c's
+	 * budget, which never waits in the kernel). A death before the first
+	 * byte of a large frame left then tears the direction needlessly: the
+	 * queue is refused (PEERDEAD), never wrong.
+	 */
+	d->wbusy = FDQ_HDR + len > PIPE_BUF;
+	st = write_all(q, d, iov, nv, FDQ_HDR + len, dl);
+	d->wbusy = 0;
+	if (st == IPCQ_OK)
+		atomic_fetch_add(&d->count, 1);
+	ipcq__plock_unlock(&d->wlock);
+	return st;
+}
+
+/*
+ * put_many's common case: the frames of v[0..) that fit in PIPE_BUF bytes,
+ * copied into one buffer and written at once, without waiting: a pipe (or
+ * a unix socket, one buffer) takes all of them or none, so no frame is cut.
+ * How many went; fewer than two sends the core to put, which also finishes
+ * what a large frame needs.
+ */
+size_t ipcq__fdq_try_put_many(void *state, const ipcq_msgv *v, size_t n)
+{
+	struct ipcq__fdq *q = state;
+	struct ipcq__fdq_dir *d = q->tx;
+	unsigned char run[PIPE_BUF];
+	size_t k = 0, used = 0;
+	for (; k < n && used + FDQ_HDR + v[k].len <= sizeof run; k++) {
+		uint32_t hdr = (uint32_t)v[k].len;
+		memcpy(run + used, &hdr, FDQ_HDR);
+		if (v[k].len)
+			memcpy(run + used + FDQ_HDR, v[k].buf, v[k].len);
+		used += FDQ_HDR + v[k].len;
+	}
+	if (k < 2 || lock_dir(d, &d->wlock, &d->wbusy, IPCQ__NOW) != IPCQ_OK)
+		return 0;
+	struct iovec iov = { run, used };
+	int st = write_all(q, d, &iov, 1, used, IPCQ__NOW);
+	d->wbusy = 0;
+	if (st == IPCQ_OK)
+		atomic_fetch_add(&d->count, (long)k);
+	ipcq__plock_unlock(&d->wlock);
+	return st == IPCQ_OK ? k : 0;
 }
 
 /* --- Reading frames ----------------------------------------------------- */
@@ -371,6 +410,16 @@ static int get_direct(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, unsigned cha
 	return IPCQ_OK;
 }
 
+/* Copies out the buffered whole frame at head (flen bytes after its header) and moves past it. */
+static void take_frame(struct ipcq__fdq_dir *d, void *buf, uint32_t flen)
+{
+	if (flen)
+		memcpy(buf, d->buf + d->head + FDQ_HDR, flen);
+	d->head += FDQ_HDR + flen;
+	if (d->head == d->tail)
+		d->head = d->tail = 0;
+}
+
 int ipcq__fdq_get(void *state, void *buf, size_t cap, size_t *len, ipcq_deadline dl)
 {
 	struct ipcq__fdq *q = state;
@@ -402,11 +451,7 @@ int ipcq__fdq_get(void *state, void *buf, size_t cap, size_t *len, ipcq_deadline
 				break;
 			}
 			if (have >= FDQ_HDR + flen) {
-				if (flen)
-					memcpy(buf, d->buf + d->head + FDQ_HDR, flen);
-				d->head += FDQ_HDR + flen;
-				if (d->head == d->tail)
-					d->head = d->tail = 0;
+				take_frame(d, buf, flen);
 				*len = flen;
 				atomic_fetch_sub(&d->count, 1);
 				st = IPCQ_OK;
@@ -423,6 +468,42 @@ int ipcq__fdq_get(void *state, void *buf, size_t cap, size_t *len, ipcq_deadline
 	}
 	ipcq__plock_unlock(&d->rlock);
 	return st;
+}
+
+/*
+ * get_many's common case: the frames already read ahead, and what one read
+ * that does not wait adds, up to n and while each fits its buffer. A frame
+ * too large for the read-ahead buffer, TOOBIG, EOF and torn streams are
+ * left to get. How many were taken.
+ */
+size_t ipcq__fdq_try_get_many(void *state, ipcq_msgv *v, size_t n)
+{
+	struct ipcq__fdq *q = state;
+	struct ipcq__fdq_dir *d = q->rx;
+	if (lock_dir(d, &d->rlock, &d->rbusy, IPCQ__NOW) != IPCQ_OK)
+		return 0;
+	size_t k = 0;
+	bool refilled = false;
+	while (k < n) {
+		size_t have = d->tail - d->head;
+		uint32_t flen = 0;
+		if (have >= FDQ_HDR)
+			memcpy(&flen, d->buf + d->head, FDQ_HDR);
+		if (have >= FDQ_HDR + (size_t)flen) { /* flen is 0 while the header is not all here */
+			if (flen > v[k].cap)
+				break;
+			take_frame(d, v[k].buf, flen);
+			v[k++].len = flen;
+			continue;
+		}
+		if (refilled || FDQ_HDR + (size_t)flen > sizeof d->buf || fill(q, d, IPCQ__NOW) != IPCQ_OK)
+			break;
+		refilled = true;
+	}
+	if (k)
+		atomic_fetch_sub(&d->count, (long)k);
+	ipcq__plock_unlock(&d->rlock);
+	return k;
 }
 
 /* A whole frame is buffered, or one too large for the buffer has begun (get reads it directly). */
