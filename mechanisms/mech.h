@@ -342,6 +342,8 @@ int ipcq__fdq_pair(struct ipcq__fdq *a, struct ipcq__fdq *b, int fa, int fb, siz
 int ipcq__fdq_put(void *st, const void *msg, size_t len, ipcq_deadline dl);
 int ipcq__fdq_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl);
 size_t ipcq__fdq_try_put_many(void *st, const ipcq_msgv *v, size_t n);
+/* try_put_many's run of frames, in max_bytes at most (PIPE_BUF at most): how many went. */
+size_t ipcq__fdq_put_run(void *st, const ipcq_msgv *v, size_t n, size_t max_bytes);
 size_t ipcq__fdq_try_get_many(void *st, ipcq_msgv *v, size_t n);
 int ipcq__fdq_poll(void *st, ipcq_deadline dl);
 int ipcq__fdq_qsize(void *st, size_t *n);

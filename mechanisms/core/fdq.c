@@ -279,19 +279,21 @@ int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
 }
 
 /*
- * put_many's common case: the frames of v[0..) that fit in PIPE_BUF bytes,
- * copied into one buffer and written at once, without waiting: a pipe (or
- * a unix socket, one buffer) takes all of them or none, so no frame is cut.
- * How many went; fewer than two sends the core to put, which also finishes
- * what a large frame needs.
+ * put_many's common case: the frames of v[0..) that fit in max_bytes (at
+ * most PIPE_BUF), copied into one buffer and written at once, without
+ * waiting: a pipe (or a unix socket, one buffer) takes all of them or none,
+ * so no frame is cut. How many went; fewer than two sends the core to put,
+ * which also finishes what a large frame needs.
  */
-size_t ipcq__fdq_try_put_many(void *state, const ipcq_msgv *v, size_t n)
+size_t ipcq__fdq_put_run(void *state, const ipcq_msgv *v, size_t n, size_t max_bytes)
 {
 	struct ipcq__fdq *q = state;
 	struct ipcq__fdq_dir *d = q->tx;
 	unsigned char run[PIPE_BUF];
+	if (max_bytes > sizeof run)
+		max_bytes = sizeof run;
 	size_t k = 0, used = 0;
-	for (; k < n && used + FDQ_HDR + v[k].len <= sizeof run; k++) {
+	for (; k < n && used + FDQ_HDR + v[k].len <= max_bytes; k++) {
 		uint32_t hdr = (uint32_t)v[k].len;
 		memcpy(run + used, &hdr, FDQ_HDR);
 		if (v[k].len)
@@ -307,6 +309,11 @@ size_t ipcq__fdq_try_put_many(void *state, const ipcq_msgv *v, size_t n)
 		atomic_fetch_add(&d->count, (long)k);
 	ipcq__plock_unlock(&d->wlock);
 	return st == IPCQ_OK ? k : 0;
+}
+
+size_t ipcq__fdq_try_put_many(void *state, const ipcq_msgv *v, size_t n)
+{
+	return ipcq__fdq_put_run(state, v, n, PIPE_BUF);
 }
 
 /* --- Reading frames ----------------------------------------------------- */

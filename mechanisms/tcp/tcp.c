@@ -279,18 +279,52 @@ static int tcp_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 	return rc;
 }
 
+/* n bytes of frames were got: they leave the budget, and puts waiting for room look again. */
+static void room_freed(struct tcpq *t, long long n)
+{
+	struct tcp_room *r = t->room;
+	atomic_fetch_sub(&r->inflight, n);
+	atomic_fetch_add(&r->seq, 1);
+	if (atomic_load(&r->waiters))
+		syscall(SYS_futex, (uint32_t *)&r->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 static int tcp_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadline dl)
 {
-	struct tcpq *t = st;
 	int rc = ipcq__fdq_get(st, buf, cap, len, dl);
-	if (rc == IPCQ_OK) {
-		struct tcp_room *r = t->room;
-		atomic_fetch_sub(&r->inflight, TCP_FRAME_HDR + (long long)*len);
-		atomic_fetch_add(&r->seq, 1);
-		if (atomic_load(&r->waiters))
-			syscall(SYS_futex, (uint32_t *)&r->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-	}
+	if (rc == IPCQ_OK)
+		room_freed(st, TCP_FRAME_HDR + (long long)*len);
 	return rc;
+}
+
+/* The frame bytes of messages v[0..k). */
+static long long frame_bytes(const ipcq_msgv *v, size_t k)
+{
+	long long n = 0;
+	for (size_t i = 0; i < k; i++)
+		n += TCP_FRAME_HDR + (long long)v[i].len;
+	return n;
+}
+
+/* put_many's common case: fdq's run of frames, within the budget's room, counted as tcp_put counts. */
+static size_t tcp_try_put_many(void *st, const ipcq_msgv *v, size_t n)
+{
+	struct tcpq *t = st;
+	long long used = atomic_load(&t->room->inflight), room = TCP_BUDGET - (used > 0 ? used : 0);
+	if (room <= 0)
+		return 0;
+	size_t k = ipcq__fdq_put_run(st, v, n, (size_t)room);
+	if (k)
+		atomic_fetch_add(&t->room->inflight, frame_bytes(v, k));
+	return k;
+}
+
+static size_t tcp_try_get_many(void *st, ipcq_msgv *v, size_t n)
+{
+	size_t k = ipcq__fdq_try_get_many(st, v, n);
+	if (k)
+		room_freed(st, frame_bytes(v, k));
+	return k;
 }
 
 static int tcp_open(void *st, const ipcq_config *cfg)
@@ -346,6 +380,8 @@ const struct ipcq_mech ipcq_mech_tcp = {
 	.open = tcp_open,
 	.put = tcp_put,
 	.get = tcp_get,
+	.try_put_many = tcp_try_put_many,
+	.try_get_many = tcp_try_get_many,
 	.poll = ipcq__fdq_poll,
 	.qsize = ipcq__fdq_qsize,
 	.release = ipcq__fdq_release,
