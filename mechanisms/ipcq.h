@@ -286,6 +286,9 @@ IPCQ_API int ipcq_pool_map(ipcq_pool *p, ipcq_task_fn fn, const void *args, size
                            size_t chunk, void *outs, size_t out_cap, size_t *out_lens);
 /* Runs the callbacks of finished tasks until none is outstanding or the timeout; OK, or EMPTY at the deadline. */
 IPCQ_API int ipcq_pool_wait(ipcq_pool *p, int64_t timeout_ns);
+/* Done callbacks nested deeper than this (a callback waiting, whose wait runs a callback that
+ * waits...) cannot take results: there apply, map and a wait that would block say IPCQ_INVAL. */
+#define IPCQ_POOL_MAX_DEPTH 4
 /* No more tasks; queued ones still run (Pool.close). */
 IPCQ_API int ipcq_pool_close(ipcq_pool *p);
 /* After close or terminate: waits for every task's callback, reaps the workers, frees the pool. */

@@ -61,7 +61,7 @@
 #define POOL_REAP_EVERY 4096u               /* submissions between two looks at the workers */
 #define POOL_STREAM_BUDGET (32 * 1024)      /* task bytes in a kernel-buffered stream at most */
 #define POOL_STREAM_MSGS 32                 /* and messages (a socket counts ~1 KiB per write) */
-#define POOL_MAX_DEPTH 4                    /* nesting of pool calls inside callbacks */
+#define POOL_MAX_DEPTH IPCQ_POOL_MAX_DEPTH  /* nesting of pool calls inside callbacks */
 #define POOL_EXIT_BROKEN 120                /* a worker's exit status: its queue became unusable */
 
 #define MSG_END 1u   /* result message: the last one for its task message */
@@ -110,6 +110,7 @@ struct pool_entry {
 
 struct pool_worker {
 	pid_t pid; /* PROCESS: 0 when none */
+	bool finished; /* PROCESS: exited 0 after the release, having seen EOF: never replaced */
 	pthread_t thread;
 	bool running; /* THREAD: created, not yet joined */
 	unsigned char *in, *out; /* THREAD: the worker's own buffers */
@@ -232,6 +233,23 @@ static int pool_usable(ipcq_pool *p, const char *call, bool submit)
 /* --- Workers --------------------------------------------------------------------- */
 
 /*
+ * Puts one result message: OK, CLOSED once the pool is being terminated
+ * (nobody drains the results any more: a worker thread waiting for room
+ * would never be joined), or the queue's failure. Waits in slices to see
+ * the terminate.
+ */
+static int pool_put_result(ipcq_pool *p, const void *out, size_t len)
+{
+	for (;;) {
+		int st = ipcq_put(p->results, out, len, POOL_SLICE_NS);
+		if (st != IPCQ_FULL)
+			return st;
+		if (atomic_load_explicit(&p->sh->stop, memory_order_relaxed))
+			return IPCQ_CLOSED;
+	}
+}
+
+/*
  * Runs task messages until EOF. Results go straight into the out buffer;
  * a result that would not fit what is left sends the buffer first.
  * Returns 0 at EOF, POOL_EXIT_BROKEN when a queue became unusable.
@@ -264,7 +282,9 @@ static int pool_work(ipcq_pool *p, struct pool_slot *slot, unsigned char *in, un
 			if (o + sizeof(struct pool_res) + max_out > max_msg) {
 				struct pool_hdr rh = { .seq = h.seq, .n = on };
 				memcpy(out, &rh, sizeof rh);
-				if (ipcq_put(p->results, out, o, IPCQ_FOREVER) != IPCQ_OK)
+				if ((st = pool_put_result(p, out, o)) == IPCQ_CLOSED)
+					break;
+				if (st != IPCQ_OK)
 					return POOL_EXIT_BROKEN;
 				atomic_fetch_add_explicit(&p->sh->results, 1, memory_order_release);
 				o = sizeof rh;
@@ -286,11 +306,13 @@ static int pool_work(ipcq_pool *p, struct pool_slot *slot, unsigned char *in, un
 			on++;
 			stop = atomic_load_explicit(&p->sh->stop, memory_order_relaxed);
 		}
-		if (stop)
+		if (stop || st == IPCQ_CLOSED)
 			continue; /* terminated: what is left is answered CLOSED by the owner */
 		struct pool_hdr rh = { .seq = h.seq, .n = on, .flags = MSG_END, .ns = (uint64_t)(ipcq__now_ns() - t0) };
 		memcpy(out, &rh, sizeof rh);
-		if (ipcq_put(p->results, out, o, IPCQ_FOREVER) != IPCQ_OK)
+		if ((st = pool_put_result(p, out, o)) == IPCQ_CLOSED)
+			continue;
+		if (st != IPCQ_OK)
 			return POOL_EXIT_BROKEN;
 		atomic_fetch_add_explicit(&p->sh->results, 1, memory_order_release);
 		atomic_store_explicit(&slot->taken, 0, memory_order_release);
@@ -368,6 +390,7 @@ static int pool_start(ipcq_pool *p, unsigned i)
 		return st;
 	}
 	w->pid = pid;
+	w->finished = false;
 	return IPCQ_OK;
 }
 
@@ -661,7 +684,9 @@ static void pool_reap(ipcq_pool *p)
 				status[i] = 0;
 			dead[i] = any = true;
 			p->w[i].pid = 0;
-			p->deaths++;
+			/* EOF after the release: the tasks are all taken, a replacement would only see EOF too. */
+			p->w[i].finished = p->released && WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 0;
+			p->deaths += !p->w[i].finished;
 		}
 	}
 	if (any) {
@@ -682,7 +707,7 @@ static void pool_reap(ipcq_pool *p)
 	unsigned live = 0;
 	int st = IPCQ_OK;
 	for (unsigned i = 0; i < p->cfg.workers; i++) {
-		if (!p->w[i].pid && !p->terminated && !p->broken && !p->need_rebuild &&
+		if (!p->w[i].pid && !p->w[i].finished && !p->terminated && !p->broken && !p->need_rebuild &&
 		    (!p->closed || p->outstanding > 0)) {
 			int s = pool_start(p, i);
 			if (s != IPCQ_OK)
@@ -1121,10 +1146,26 @@ static const char *pool_result_text(int status)
 	}
 }
 
+/*
+ * A call that waits for results must be able to take them: beyond
+ * POOL_MAX_DEPTH nested callbacks it cannot (pool_take), and would wait for ever.
+ */
+static int pool_can_wait(ipcq_pool *p, const char *call)
+{
+	if (p->depth <= POOL_MAX_DEPTH)
+		return IPCQ_OK;
+	return pool_fail(p, IPCQ_INVAL,
+	                 "%s: called from inside %u nested done-callbacks; results cannot be taken more than "
+	                 "%d deep: wait from a shallower callback, or use ipcq_pool_apply_async",
+	                 call, p->depth, POOL_MAX_DEPTH);
+}
+
 int ipcq_pool_apply(ipcq_pool *p, ipcq_task_fn fn, const void *arg, size_t len, void *out, size_t cap,
                     size_t *out_len)
 {
 	int st = pool_usable(p, "ipcq_pool_apply", true);
+	if (st == IPCQ_OK)
+		st = pool_can_wait(p, "ipcq_pool_apply");
 	if (st != IPCQ_OK)
 		return st;
 	if (cap && !out)
@@ -1173,6 +1214,8 @@ int ipcq_pool_map(ipcq_pool *p, ipcq_task_fn fn, const void *args, size_t arg_le
                   void *outs, size_t out_cap, size_t *out_lens)
 {
 	int st = pool_usable(p, "ipcq_pool_map", true);
+	if (st == IPCQ_OK)
+		st = pool_can_wait(p, "ipcq_pool_map");
 	if (st != IPCQ_OK)
 		return st;
 	if ((n && arg_len && !args) || (n && out_cap && !outs))
@@ -1251,6 +1294,8 @@ int ipcq_pool_wait(ipcq_pool *p, int64_t timeout_ns)
 		return IPCQ_OK;
 	}
 	ipcq_deadline dl = ipcq__deadline(timeout_ns);
+	if (p->outstanding && dl != IPCQ__NOW && (st = pool_can_wait(p, "ipcq_pool_wait")) != IPCQ_OK)
+		return st;
 	for (;;) {
 		if (!p->outstanding)
 			return IPCQ_OK;

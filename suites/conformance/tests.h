@@ -149,7 +149,10 @@
 	X(pool_result_toobig, CT_PROC, NULL, "a result beyond max_out and an arg beyond max_arg are TOOBIG")   \
 	X(pool_thread_tasks, IPCQ_CAP_MPMC, NULL, "THREAD pool: apply, 2000 apply_async and map, in this process") \
 	X(pool_fd_count_stable, 0, NULL, "50 pool open/close (or terminate) cycles leave no descriptor, no child") \
-	X(pool_workers_die_with_owner, CT_PROC, NULL, "an owner exiting without join takes its workers with it")
+	X(pool_workers_die_with_owner, CT_PROC, NULL, "an owner exiting without join takes its workers with it") \
+	X(pool_nested_wait_refused, IPCQ_CAP_MPMC, NULL, "callbacks waiting inside callbacks: INVAL beyond IPCQ_POOL_MAX_DEPTH, never a hang") \
+	X(pool_terminate_results_full, IPCQ_CAP_MPMC, NULL, "THREAD pool terminated while workers wait for room for results: join returns") \
+	X(pool_close_join_no_new_workers, CT_PROC, NULL, "close + join while one task runs: idle workers end, none is forked again")
 
 #define CT_DECLARE(name, caps, avail, summary) void t_##name(const struct ct_ctx *c);
 CT_TESTS(CT_DECLARE)

@@ -9,6 +9,7 @@
 #include "tests.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -592,5 +593,95 @@ void t_pool_workers_die_with_owner(const struct ct_ctx *c)
 			ct_sleep(CT_MS);
 	}
 	CT_TRUE(seen[0], "worker %d was never reaped here", (int)o->pids[0]);
+	t_no_children();
+}
+
+/* --- Waiting inside callbacks; terminate and close under load ----------------------------- */
+
+static ipcq_pool *t_nest_pool;
+static int t_nest_depth, t_nest_max, t_nest_left = 20, t_nest_bad;
+
+static void t_task_nothing(const void *arg, size_t len, void *out, size_t *out_len)
+{
+	(void)arg, (void)len, (void)out;
+	*out_len = 0;
+}
+
+/* Submits another task and waits for it: the wait runs this callback one level deeper. */
+static void t_done_nests(void *ctx, int status, const void *out, size_t len)
+{
+	(void)ctx, (void)out, (void)len;
+	int d = ++t_nest_depth;
+	if (d > t_nest_max)
+		t_nest_max = d;
+	if (status != IPCQ_OK)
+		t_nest_bad++;
+	if (t_nest_left-- > 0 && ipcq_pool_apply_async(t_nest_pool, t_task_nothing, NULL, 0, t_done_nests, NULL) == IPCQ_OK) {
+		int st = ipcq_pool_wait(t_nest_pool, CT_LONG);
+		if (st != (d <= IPCQ_POOL_MAX_DEPTH ? IPCQ_OK : IPCQ_INVAL))
+			t_nest_bad++;
+	}
+	t_nest_depth--;
+}
+
+void t_pool_nested_wait_refused(const struct ct_ctx *c)
+{
+	t_nest_pool = t_pool_open(c, IPCQ_POOL_THREAD, 2, 0);
+	CT_OK(ipcq_pool_apply_async(t_nest_pool, t_task_nothing, NULL, 0, t_done_nests, NULL), t_nest_pool);
+	CT_OK(ipcq_pool_wait(t_nest_pool, CT_LONG), t_nest_pool);
+	CT_TRUE(t_nest_bad == 0, "%d nested waits or tasks did not say OK within %d levels and INVAL beyond",
+	        t_nest_bad, IPCQ_POOL_MAX_DEPTH);
+	CT_TRUE(t_nest_max > IPCQ_POOL_MAX_DEPTH, "callbacks nested only %d deep", t_nest_max);
+	char out[8];
+	size_t n;
+	CT_OK(ipcq_pool_apply(t_nest_pool, t_task_nothing, NULL, 0, out, sizeof out, &n), t_nest_pool);
+	t_pool_end(t_nest_pool);
+}
+
+/* arg: milliseconds to sleep */
+static void t_task_sleep_ms(const void *arg, size_t len, void *out, size_t *out_len)
+{
+	(void)len, (void)out;
+	uint32_t ms;
+	memcpy(&ms, arg, sizeof ms);
+	ct_sleep(ms * CT_MS);
+	*out_len = 0;
+}
+
+void t_pool_terminate_results_full(const struct ct_ctx *c)
+{
+	ipcq_pool_config cfg = { .workers = 2, .mode = IPCQ_POOL_THREAD, .mech = c->mech, .capacity = 3000 };
+	ipcq_pool *p = NULL;
+	CT_OK(ipcq_pool_open(&cfg, &p), NULL);
+	uint32_t ms = 1; /* slow enough to go out one a message, so each answer is a result message */
+	for (int i = 0; i < 3000; i++)
+		CT_OK(ipcq_pool_apply_async(p, t_task_sleep_ms, &ms, sizeof ms, NULL, NULL), p);
+	ct_sleep(600 * CT_MS); /* nobody drains: the workers fill the results queue and wait for room */
+	int64_t t0 = ct_now();
+	CT_OK(ipcq_pool_terminate(p), p);
+	CT_OK(ipcq_pool_join(p), p);
+	CT_TRUE(ct_now() - t0 < 5 * CT_SEC, "terminate + join took %lld ms", (long long)((ct_now() - t0) / CT_MS));
+}
+
+static long t_forks;
+static void t_count_fork(void) /* in the parent, as fork returns there */
+{
+	t_forks++;
+}
+
+
+void t_pool_close_join_no_new_workers(const struct ct_ctx *c)
+{
+	pthread_atfork(NULL, t_count_fork, NULL);
+	ipcq_pool *p = t_pool_open(c, IPCQ_POOL_PROCESS, 4, 0);
+	uint32_t slow = 500, quick = 1;
+	CT_OK(ipcq_pool_apply_async(p, t_task_sleep_ms, &slow, sizeof slow, NULL, NULL), p);
+	for (int i = 0; i < 3; i++)
+		CT_OK(ipcq_pool_apply_async(p, t_task_sleep_ms, &quick, sizeof quick, NULL, NULL), p);
+	long before = t_forks;
+	t_pool_end(p);
+	long forks = t_forks - before;
+	/* The idle workers see EOF and exit while the slow task runs: each replacement would too. */
+	CT_TRUE(forks == 0, "%ld workers were forked during close + join of a 4-worker pool", forks);
 	t_no_children();
 }
