@@ -48,6 +48,7 @@
 	X(put_blocks_until_room, 0, NULL, "a put on a full queue sleeps until a get")                        \
 	X(poll_ready_nonconsuming, 0, NULL, "poll says OK with a message ready and never consumes")         \
 	X(poll_wakes_on_put, 0, NULL, "a sleeping poll wakes on a put")                                      \
+	X(poll_sees_messages_read_ahead, IPCQ_CAP_MPMC | CT_PROC, NULL, "a poll asleep while another consumer takes one of two messages still wakes") \
 	X(poll_ok_means_get_succeeds, IPCQ_CAP_HUGE, NULL, "poll says OK only once a 16 MiB put is whole: then a NOWAIT get has it") \
 	X(signals_get_timeout_sigalrm, 0, NULL, "SIGALRM every 2 ms (no SA_RESTART): get/poll timeouts hold") \
 	X(signals_get_timeout_sigusr1_restart, 0, NULL, "SIGUSR1 every 2 ms (SA_RESTART): timeouts hold")    \
@@ -69,6 +70,7 @@
 	X(eof_waits_for_every_producer, IPCQ_CAP_EOF | CT_PROC, NULL, "one of two producers released: EMPTY, not EOF") \
 	X(last_release_wakes_all, IPCQ_CAP_EOF, NULL, "the last release wakes 3 sleeping consumers with EOF") \
 	X(producer_sigkill_eof, IPCQ_CAP_EOF | CT_PROC, NULL, "producer SIGKILLed: a blocked consumer gets EOF")  \
+	X(idle_consumer_sigkill_goes_on, IPCQ_CAP_MPMC | CT_PROC, NULL, "a consumer SIGKILLed while blocked on an empty queue: the queue goes on") \
 	X(huge_put_sigkill_no_tear, IPCQ_CAP_HUGE | IPCQ_CAP_MPMC | CT_PROC, NULL, "producer SIGKILLed inside an 8 MiB put: no part of it is read as another message") \
 	/* BROKEN and CLOSED */                                                                             \
 	X(put_no_consumer_broken, IPCQ_CAP_EOF, NULL, "no consumer left: put is BROKEN, no SIGPIPE death")  \

@@ -437,6 +437,28 @@ void t_producer_sigkill_eof(const struct ct_ctx *c)
 	CT_OK(ipcq_close(q), q);
 }
 
+static void t_idle_getter(void *arg)
+{
+	ipcq *q = arg;
+	char b[64];
+	size_t n;
+	ipcq_get(q, b, sizeof b, &n, IPCQ_FOREVER); /* nothing comes: killed in here */
+}
+
+/* Waiting took nothing: killing a waiter must not leave the queue refusing service. */
+void t_idle_consumer_sigkill_goes_on(const struct ct_ctx *c)
+{
+	ipcq *q = ct_open(c, 4, 64);
+	struct ct_actor *a = ct_spawn_process(q, IPCQ_PRODUCER, t_idle_getter, q);
+	ct_wait_sleeping(a);
+	ct_kill(a);
+	for (uint32_t i = 0; i < 3; i++) {
+		CT_PUT_MSG(q, 40, i, 30, CT_SEC);
+		CT_GET_MSG(q, 40, i, 30, CT_SEC);
+	}
+	CT_OK(ipcq_close(q), q);
+}
+
 struct t_hugekill {
 	ipcq *q;
 	size_t len;

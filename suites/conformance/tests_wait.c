@@ -458,3 +458,51 @@ void t_ops_leave_signal_state_alone(const struct ct_ctx *c)
 	sigpending(&pend);
 	CT_TRUE(!sigismember(&pend, SIGPIPE), "a SIGPIPE was left pending");
 }
+
+struct t_poller {
+	ipcq *q;
+	atomic_int status; /* poll's status + 1 once it returned */
+	atomic_llong ns;   /* when it returned (ct_now) */
+};
+
+static void t_poller_main(void *arg)
+{
+	struct t_poller *p = arg;
+	int st = ipcq_poll(p->q, 3 * CT_SEC);
+	atomic_store(&p->ns, ct_now());
+	atomic_store(&p->status, st + 1);
+}
+
+/*
+ * A poller asleep is stopped (as a busy CPU might hold it off) while two
+ * messages come and another consumer takes one: once it runs again, its
+ * poll must see the one left, wherever the mechanism keeps it (a byte
+ * stream's consumers share what one of them read ahead).
+ */
+void t_poll_sees_messages_read_ahead(const struct ct_ctx *c)
+{
+	ipcq *q = ct_open(c, 8, 64);
+	struct t_poller *p = ct_shared(sizeof *p);
+	p->q = q;
+	struct ct_actor *a = ct_spawn_process(q, IPCQ_PRODUCER, t_poller_main, p);
+	ct_wait_sleeping(a);
+	kill(ct_actor_id(a), SIGSTOP);
+	ct_sleep(50 * CT_MS);
+	CT_PUT_MSG(q, 41, 0, 20, CT_SEC);
+	CT_PUT_MSG(q, 41, 1, 20, CT_SEC);
+	char b[64];
+	size_t n;
+	int g = ipcq_get(q, b, sizeof b, &n, IPCQ_NOWAIT); /* may find the poller in the way: EMPTY */
+	CT_TRUE(g == IPCQ_OK || g == IPCQ_EMPTY, "NOWAIT get -> %s%s", ipcq_strstatus(g), ct_errmsg_suffix(q, g));
+	int64_t t0 = ct_now();
+	kill(ct_actor_id(a), SIGCONT);
+	ct_join(a);
+	CT_TRUE(atomic_load(&p->status) - 1 == IPCQ_OK, "the poll -> %s, expected IPCQ_OK",
+	        ipcq_strstatus(atomic_load(&p->status) - 1));
+	CT_TRUE(atomic_load(&p->ns) - t0 < CT_SEC, "the poll returned %lld ms after it could run again",
+	        (long long)((atomic_load(&p->ns) - t0) / CT_MS));
+	if (g != IPCQ_OK)
+		CT_GET_MSG(q, 41, 0, 20, CT_SEC);
+	CT_GET_MSG(q, 41, 1, 20, CT_SEC);
+	CT_OK(ipcq_close(q), q);
+}
