@@ -154,9 +154,11 @@ static int mqueue_open_failed(int err, size_t capacity, size_t max_msg, int spar
 
 /*
  * The eventfd mirrors the full flag; both change under the stash lock, the
- * eventfd raised after the flag and cleared before it, so a holder dying in
- * between leaves at worst a missed wake-up, never a readable eventfd over an
- * empty stash (consumers would spin on it).
+ * eventfd raised before the flag is set and cleared after it is cleared, so
+ * a holder dying in between leaves a readable eventfd over an empty stash,
+ * which the waiters put right under the lock (mqueue_stash_resync) - never
+ * a full stash nobody is woken for: a sleeping consumer would miss it until
+ * the next put.
  */
 static void mqueue_efd_set(struct mqueue *q, bool full)
 {
@@ -215,8 +217,8 @@ static int mqueue_stash_get(struct mqueue *q, void *buf, size_t cap, size_t *len
 		}
 		if (n)
 			memcpy(buf, s->data, n);
-		mqueue_efd_set(q, false);
 		atomic_store_explicit(&s->full, false, memory_order_relaxed);
+		mqueue_efd_set(q, false);
 		ipcq__plock_unlock(&s->lock);
 		return IPCQ_OK;
 	}
@@ -236,8 +238,8 @@ static int mqueue_stash_get(struct mqueue *q, void *buf, size_t cap, size_t *len
 		return IPCQ_OK;
 	}
 	s->len = (size_t)n;
-	atomic_store_explicit(&s->full, true, memory_order_release);
 	mqueue_efd_set(q, true);
+	atomic_store_explicit(&s->full, true, memory_order_release);
 	ipcq__plock_unlock(&s->lock);
 	return mqueue_toobig((size_t)n, cap);
 }
