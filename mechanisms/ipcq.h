@@ -215,8 +215,9 @@ IPCQ_API const char *ipcq_errmsg(const void *handle);
  * A fixed table of named values in shared memory, for mechanisms with
  * IPCQ_CAP_SHARED. cfg.capacity is the number of keys it holds, cfg.max_msg
  * the largest value. Keys are NUL-terminated, 1 to IPCQ_SHARED_KEY_MAX bytes.
- * add and cas work on values of exactly 8 bytes (an int64_t); a key never set
- * counts as holding 0 for them. Open before fork(); children use the handle.
+ * add and cas work on values of exactly 8 bytes (an int64_t; TOOBIG in a table
+ * whose max_msg is below 8); a key never set counts as holding 0 for them.
+ * Open before fork(); children use the handle.
  */
 typedef struct ipcq_shared ipcq_shared;
 #define IPCQ_SHARED_KEY_MAX 64

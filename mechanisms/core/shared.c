@@ -105,9 +105,23 @@ int ipcq_shared_get(ipcq_shared *s, const char *key, void *buf, size_t cap, size
 	return ipcq__bound(s, s->mech->shared_get(s->state, key, buf, cap, len));
 }
 
+/* add and cas store an int64: a table for smaller values (max_msg < 8) cannot hold one. */
+static int int_fits(ipcq_shared *s, const char *call)
+{
+	if (s->cfg.max_msg >= sizeof(int64_t))
+		return IPCQ_OK;
+	ipcq__fail(IPCQ_TOOBIG, 0,
+	           "%s: this %s table holds values of at most %zu bytes (max_msg) and an int64 takes 8; "
+	           "nothing changed: open it with max_msg >= 8",
+	           call, s->mech->name, s->cfg.max_msg);
+	return ipcq__bound(s, IPCQ_TOOBIG);
+}
+
 int ipcq_shared_add(ipcq_shared *s, const char *key, int64_t delta, int64_t *result)
 {
 	int st = usable(s, key, "shared_add");
+	if (st == IPCQ_OK)
+		st = int_fits(s, "shared_add");
 	if (st != IPCQ_OK)
 		return st;
 	int64_t ignored;
@@ -117,6 +131,8 @@ int ipcq_shared_add(ipcq_shared *s, const char *key, int64_t delta, int64_t *res
 int ipcq_shared_cas(ipcq_shared *s, const char *key, int64_t expect, int64_t desired, bool *swapped)
 {
 	int st = usable(s, key, "shared_cas");
+	if (st == IPCQ_OK)
+		st = int_fits(s, "shared_cas");
 	if (st != IPCQ_OK)
 		return st;
 	bool ignored;

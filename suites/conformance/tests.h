@@ -134,7 +134,7 @@
 	/* shared values */                                                                                 \
 	X(shared_unsupported_without_cap, 0, NULL, "ipcq_shared_open: OK with IPCQ_CAP_SHARED, else UNSUPPORTED") \
 	X(shared_set_get, IPCQ_CAP_SHARED, NULL, "set/get round trip, EMPTY for a missing key, TOOBIG both ways") \
-	X(shared_add_cas, IPCQ_CAP_SHARED, NULL, "add and cas on int64 values; INVAL on other sizes")        \
+	X(shared_add_cas, IPCQ_CAP_SHARED, NULL, "add and cas on int64 values; INVAL on other sizes, TOOBIG in a table of max_msg < 8")        \
 	X(shared_key_and_table_limits, IPCQ_CAP_SHARED, NULL, "64-byte keys pass, 65 are INVAL; a full table names capacity") \
 	X(shared_add_across_fork, IPCQ_CAP_SHARED | CT_PROC, NULL, "4 processes x 5000 adds give the exact sum") \
 	/* pool */                                                                                          \

@@ -73,6 +73,13 @@ void t_shared_add_cas(const struct ct_ctx *c)
 	CT_OK(ipcq_shared_set(s, "str", "abc", 3), s);
 	CT_ST(ipcq_shared_add(s, "str", 1, &v), IPCQ_INVAL, s);
 	CT_OK(ipcq_shared_close(s), s);
+	/* A table of values below 8 bytes holds no int64: refused, and it stays usable. */
+	s = t_shared_open(c, 4, 4);
+	CT_ST(ipcq_shared_add(s, "n", 1, &v), IPCQ_TOOBIG, s);
+	CT_TRUE(strstr(ipcq_errmsg(s), "max_msg") != NULL, "the message does not name max_msg: %s", ipcq_errmsg(s));
+	CT_ST(ipcq_shared_cas(s, "n", 0, 1, &sw), IPCQ_TOOBIG, s);
+	CT_OK(ipcq_shared_set(s, "n", "abcd", 4), s);
+	CT_OK(ipcq_shared_close(s), s);
 }
 
 void t_shared_key_and_table_limits(const struct ct_ctx *c)
