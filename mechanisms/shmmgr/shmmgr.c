@@ -27,7 +27,9 @@
  * for it to move, then sleeps with FUTEX_WAIT_BITSET on an absolute
  * CLOCK_MONOTONIC time; a waker bumps the word under the lock and makes the
  * wake-up call only when someone sleeps. A dead sleeper holds no state the
- * kernel does not drop, so it can neither absorb a wake-up nor block a waker.
+ * kernel does not drop, so it cannot block a waker; one killed after a
+ * put's single wake-up reached it takes that wake-up with it, and another
+ * sleeper then finds the message at the end of its slice (MGR_SLICE_NS).
  *
  * EOF, BROKEN and peer death come from the core lifelines. A dead process
  * cannot wake anyone, so sleepers wait in slices of MGR_SLICE_NS and check
@@ -90,7 +92,6 @@ struct mgr_hdr {
 	atomic_uint broken;   /* 1: a dead holder left the state inconsistent */
 	struct mgr_wait readable; /* bumped when a message was queued, or a role went */
 	struct mgr_wait writable; /* bumped when room was made, or a role went */
-	unsigned pollers;         /* threads in poll(), counted under the lock */
 };
 
 struct mgr_queue {
@@ -427,9 +428,8 @@ static int shmmgr_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 	mgr_slot_write(q, tail, msg, len);
 	/* The commit: a holder dying before this store queued nothing. */
 	atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
-	/* A poller must not swallow the one wake-up a getter needs. */
 	uint64_t seen;
-	int wake = mgr_bump(&q->h.readable, q->h.pollers > 0, &seen);
+	int wake = mgr_bump(&q->h.readable, false, &seen);
 	ipcq__plock_unlock(&q->h.lock);
 	if (wake)
 		mgr_futex_wake(&q->h.readable, wake, seen);
@@ -515,7 +515,7 @@ static size_t shmmgr_try_put_many(void *st, const ipcq_msgv *v, size_t n)
 	uint64_t seen = 0;
 	if (k) {
 		atomic_store_explicit(&q->tail, tail + k, memory_order_release);
-		wake = mgr_bump(&q->h.readable, q->h.pollers > 0 || k > 1, &seen);
+		wake = mgr_bump(&q->h.readable, k > 1, &seen);
 	}
 	ipcq__plock_unlock(&q->h.lock);
 	if (wake)
@@ -558,10 +558,20 @@ static int shmmgr_poll(void *st, ipcq_deadline dl)
 	int rc = qlock(q, "poll");
 	if (rc != IPCQ_OK)
 		return rc;
-	q->h.pollers++;
 	rc = mgr_wait_message(s, dl, "poll");
-	if (rc == IPCQ_OK || rc == IPCQ_EOF || rc == IPCQ_EMPTY) {
-		q->h.pollers--;
+	if (rc == IPCQ_OK) {
+		/*
+		 * The message stays: pass on the wake-up this poller may have
+		 * taken from a getter, as a TOOBIG get does. (A count of pollers
+		 * that made every put wake everyone stayed up for good when a
+		 * poller was killed asleep.)
+		 */
+		uint64_t seen;
+		int wake = mgr_bump(&q->h.readable, false, &seen);
+		ipcq__plock_unlock(&q->h.lock);
+		if (wake)
+			mgr_futex_wake(&q->h.readable, wake, seen);
+	} else if (rc == IPCQ_EOF || rc == IPCQ_EMPTY) {
 		ipcq__plock_unlock(&q->h.lock);
 	}
 	return rc;
