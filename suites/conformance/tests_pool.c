@@ -638,25 +638,25 @@ void t_pool_nested_wait_refused(const struct ct_ctx *c)
 	t_pool_end(t_nest_pool);
 }
 
-/* arg: milliseconds to sleep */
-static void t_task_sleep_ms(const void *arg, size_t len, void *out, size_t *out_len)
+/* arg: microseconds to sleep */
+static void t_task_sleep_us(const void *arg, size_t len, void *out, size_t *out_len)
 {
 	(void)len, (void)out;
-	uint32_t ms;
-	memcpy(&ms, arg, sizeof ms);
-	ct_sleep(ms * CT_MS);
+	uint32_t us;
+	memcpy(&us, arg, sizeof us);
+	ct_sleep(us * (CT_MS / 1000));
 	*out_len = 0;
 }
 
 void t_pool_terminate_results_full(const struct ct_ctx *c)
 {
-	ipcq_pool_config cfg = { .workers = 2, .mode = IPCQ_POOL_THREAD, .mech = c->mech, .capacity = 3000 };
+	ipcq_pool_config cfg = { .workers = 2, .mode = IPCQ_POOL_THREAD, .mech = c->mech, .capacity = 2000 };
 	ipcq_pool *p = NULL;
 	CT_OK(ipcq_pool_open(&cfg, &p), NULL);
-	uint32_t ms = 1; /* slow enough to go out one a message, so each answer is a result message */
-	for (int i = 0; i < 3000; i++)
-		CT_OK(ipcq_pool_apply_async(p, t_task_sleep_ms, &ms, sizeof ms, NULL, NULL), p);
-	ct_sleep(600 * CT_MS); /* nobody drains: the workers fill the results queue and wait for room */
+	uint32_t us = 300; /* slow enough to go out one a message, so each answer is a result message */
+	for (int i = 0; i < 2000; i++)
+		CT_OK(ipcq_pool_apply_async(p, t_task_sleep_us, &us, sizeof us, NULL, NULL), p);
+	ct_sleep(400 * CT_MS); /* nobody drains: the workers fill the results queue and wait for room */
 	int64_t t0 = ct_now();
 	CT_OK(ipcq_pool_terminate(p), p);
 	CT_OK(ipcq_pool_join(p), p);
@@ -674,10 +674,10 @@ void t_pool_close_join_no_new_workers(const struct ct_ctx *c)
 {
 	pthread_atfork(NULL, t_count_fork, NULL);
 	ipcq_pool *p = t_pool_open(c, IPCQ_POOL_PROCESS, 4, 0);
-	uint32_t slow = 500, quick = 1;
-	CT_OK(ipcq_pool_apply_async(p, t_task_sleep_ms, &slow, sizeof slow, NULL, NULL), p);
+	uint32_t slow = 300000, quick = 1000;
+	CT_OK(ipcq_pool_apply_async(p, t_task_sleep_us, &slow, sizeof slow, NULL, NULL), p);
 	for (int i = 0; i < 3; i++)
-		CT_OK(ipcq_pool_apply_async(p, t_task_sleep_ms, &quick, sizeof quick, NULL, NULL), p);
+		CT_OK(ipcq_pool_apply_async(p, t_task_sleep_us, &quick, sizeof quick, NULL, NULL), p);
 	long before = t_forks;
 	t_pool_end(p);
 	long forks = t_forks - before;
