@@ -149,6 +149,7 @@ struct ipcq_pool {
 	double ns_per_task; /* smoothed; 0 until the first report */
 
 	uint64_t sent_msgs, ended_msgs; /* task messages sent, and answered in full */
+	uint64_t given_up[8];           /* messages pool_watch_lost failed: their END, if it comes, counts no more */
 	uint64_t sent_bytes;            /* of task messages, against sh->taken_bytes */
 	size_t stream_budget;           /* 0, or the most task bytes left in a stream's kernel buffer */
 	uint64_t results_seen;          /* result messages taken */
@@ -582,6 +583,11 @@ static void pool_process(ipcq_pool *p, const unsigned char *buf, size_t len)
 		off += PAD8(bytes);
 	}
 	if (h.flags & MSG_END) {
+		for (size_t i = 0; i < sizeof p->given_up / sizeof p->given_up[0]; i++)
+			if (p->given_up[i] == h.seq) { /* counted when it was failed as lost */
+				p->given_up[i] = 0;
+				return;
+			}
 		p->ended_msgs++;
 		pool_learn(p, &h, h.n);
 	}
@@ -658,8 +664,17 @@ static void pool_watch_lost(ipcq_pool *p)
 		} else if (now - e->suspect_since > POOL_LOST_NS) {
 			ipcq__fail(IPCQ_PEERDEAD, 0, "pool: a worker died while taking this task's message");
 			uint64_t seq = e->seq;
-			if (pool_fail_message(p, seq, IPCQ_PEERDEAD))
+			if (pool_fail_message(p, seq, IPCQ_PEERDEAD)) {
+				/*
+				 * Counted as ended now; should a live worker that was
+				 * only slow to say it held the message answer it after
+				 * all, its END must not count twice (sent - ended
+				 * would wrap, and the "a worker may be idle" send rule
+				 * would never fire again).
+				 */
 				p->ended_msgs++;
+				p->given_up[seq % (sizeof p->given_up / sizeof p->given_up[0])] = seq;
+			}
 		}
 	}
 }
@@ -760,6 +775,7 @@ static void pool_rebuild(ipcq_pool *p)
 	p->sent_bytes = 0;
 	p->results_seen = 0;
 	p->ended_msgs = p->sent_msgs;
+	memset(p->given_up, 0, sizeof p->given_up);
 	p->released = false;
 	p->in_rebuild = false;
 	if (st != IPCQ_OK) {
