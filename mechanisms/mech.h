@@ -314,6 +314,7 @@ struct ipcq__fdq_map;
 struct ipcq__fdq {
 	int rfd, wfd;               /* -1 once released or absent; equal for a duplex end */
 	bool is_socket;             /* send(MSG_NOSIGNAL) instead of write() */
+	bool cuts_writes;           /* the kernel may take part of any write (TCP): each is marked busy */
 	bool nonblock;              /* the kernel lacks RWF_NOWAIT for pipes: fds set O_NONBLOCK */
 	bool sigpipe_ignored;       /* IPCQ_SIGPIPE_IGNORED: pipe writes need no signal mask */
 	unsigned roles;             /* roles this process still holds on this end */

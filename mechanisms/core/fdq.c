@@ -207,14 +207,25 @@ static int wait_fd(int fd, short events, ipcq_deadline dl)
  * Writes the left bytes of v[0..nv), moving v on as they go: waits until dl
  * for the first byte, and for ever once one has gone, for a frame that has
  * begun must be finished. OK, or the status, with the direction torn if
- * bytes had gone. Called with wlock held; leaves wbusy set.
+ * bytes had gone. Called with wlock held; wbusy is clear on return.
+ *
+ * cut: the kernel may take part of the first write (a frame above
+ * PIPE_BUF; any TCP write). A process killed inside such a write may leave
+ * part of the frame in the stream, and nobody learns how much, so wbusy is
+ * set around it: whoever takes the lock next tears the direction instead of
+ * putting its frame after the part, where a reader would take it as the
+ * rest. Up to PIPE_BUF a pipe or unix socket writes all or nothing. The
+ * writes never block: a producer killed while it waits for room has
+ * written nothing and leaves the stream whole (wbusy clear while it waits).
  */
 static int write_all(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, struct iovec *v, int nv, size_t left,
-                     ipcq_deadline dl)
+                     bool cut, ipcq_deadline dl)
 {
 	bool started = false;
 	while (left > 0) {
-		ssize_t n = write_once(q, v, nv, started || dl == IPCQ__NEVER);
+		if (!started && cut)
+			set_busy(&d->wbusy, 1);
+		ssize_t n = write_once(q, v, nv, false);
 		if (n > 0) {
 			left -= (size_t)n;
 			started = true;
@@ -231,6 +242,8 @@ static int write_all(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, struct iovec 
 			continue;
 		}
 		int e = errno, st;
+		if (!started)
+			set_busy(&d->wbusy, 0); /* nothing went */
 		if (n < 0 && e == EAGAIN) {
 			st = wait_fd(q->wfd, POLLOUT, started ? IPCQ__NEVER : dl);
 			if (st == IPCQ_OK)
@@ -244,6 +257,7 @@ static int write_all(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, struct iovec 
 		}
 		if (started)
 			atomic_store(&d->torn, 1);
+		set_busy(&d->wbusy, 0);
 		return st;
 	}
 	return IPCQ_OK;
@@ -271,20 +285,7 @@ int ipcq__fdq_put(void *state, const void *msg, size_t len, ipcq_deadline dl)
 		iov[0].iov_len = FDQ_HDR + len;
 		nv = 1;
 	}
-	/*
-	 * A process killed inside a write of more than PIPE_BUF may leave part
-	 * of the frame in the stream, and nobody learns how much: say so before
-	 * the write, so that whoever takes the lock next tears the direction
-	 * instead of putting its frame after the part, where a reader would
-	 * take it as the rest. Up to PIPE_BUF a pipe writes all or nothing, and
-	 * so do fdq's sockets (one buffer of a unix socket; TCP within tcp.c's
-	 * budget, which never waits in the kernel). A death before the first
-	 * byte of a large frame left then tears the direction needlessly: the
-	 * queue is refused (PEERDEAD), never wrong.
-	 */
-	set_busy(&d->wbusy, FDQ_HDR + len > PIPE_BUF);
-	st = write_all(q, d, iov, nv, FDQ_HDR + len, dl);
-	set_busy(&d->wbusy, 0);
+	st = write_all(q, d, iov, nv, FDQ_HDR + len, q->cuts_writes || FDQ_HDR + len > PIPE_BUF, dl);
 	if (st == IPCQ_OK)
 		atomic_fetch_add(&d->count, 1);
 	ipcq__plock_unlock(&d->wlock);
@@ -316,8 +317,7 @@ size_t ipcq__fdq_put_run(void *state, const ipcq_msgv *v, size_t n, size_t max_b
 	if (k < 2 || lock_dir(d, &d->wlock, &d->wbusy, IPCQ__NOW) != IPCQ_OK)
 		return 0;
 	struct iovec iov = { run, used };
-	int st = write_all(q, d, &iov, 1, used, IPCQ__NOW);
-	set_busy(&d->wbusy, 0);
+	int st = write_all(q, d, &iov, 1, used, q->cuts_writes, IPCQ__NOW);
 	if (st == IPCQ_OK)
 		atomic_fetch_add(&d->count, (long)k);
 	ipcq__plock_unlock(&d->wlock);
@@ -341,10 +341,11 @@ size_t ipcq__fdq_try_put_many(void *state, const ipcq_msgv *v, size_t n)
  * stream half-moved, and the next one tears the direction. A read never
  * waits, though: a reader killed while waiting took nothing and must not
  * tear it, and a blocking read() cannot tell the two apart - so the wait
- * is a poll(), and a read that found the fd empty makes the next fill wait
- * first: one system call more than a blocking read() per wait, not two
- * (pipe round trips across the L3s: 23-25 us with a blocking read, 28-30
- * with read-poll-read).
+ * is a poll(). A read that emptied the fd (or found it empty) makes the
+ * next fill poll first: poll-read, one system call more than a blocking
+ * read(), where read-poll-read would be two. Pipe round trips across the
+ * L3s on a 2-vCPU KVM guest, alternated: 23-26 us with a blocking read,
+ * 27.5-31 with poll-read (system calls are dear there).
  */
 static int fill(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, ipcq_deadline dl)
 {
@@ -360,11 +361,12 @@ static int fill(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, ipcq_deadline dl)
 			d->tail -= d->head;
 			d->head = 0;
 		}
-		ssize_t n = read_once(q, d->buf + d->tail, sizeof d->buf - d->tail, false);
+		size_t room = sizeof d->buf - d->tail;
+		ssize_t n = read_once(q, d->buf + d->tail, room, false);
 		if (n > 0)
 			d->tail += (size_t)n;
 		set_busy(&d->rbusy, 0);
-		d->dry = n < 0 && errno == EAGAIN;
+		d->dry = n < 0 ? errno == EAGAIN : (size_t)n < room;
 		if (n > 0)
 			return IPCQ_OK;
 		if (n == 0)

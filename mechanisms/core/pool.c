@@ -149,7 +149,7 @@ struct ipcq_pool {
 	double ns_per_task; /* smoothed; 0 until the first report */
 
 	uint64_t sent_msgs, ended_msgs; /* task messages sent, and answered in full */
-	uint64_t given_up[8];           /* messages pool_watch_lost failed: their END, if it comes, counts no more */
+	uint64_t given_up[32];          /* messages pool_watch_lost failed: their END, if it comes, counts no more */
 	uint64_t sent_bytes;            /* of task messages, against sh->taken_bytes */
 	size_t stream_budget;           /* 0, or the most task bytes left in a stream's kernel buffer */
 	uint64_t results_seen;          /* result messages taken */
@@ -357,6 +357,7 @@ static void pool_child(ipcq_pool *p, unsigned i)
 static int pool_start(ipcq_pool *p, unsigned i)
 {
 	struct pool_worker *w = &p->w[i];
+	w->finished = false; /* a failed fork is retried (pool_reap) */
 	atomic_store(&p->sh->slot[i].taken, 0);
 	if (p->cfg.mode == IPCQ_POOL_THREAD) {
 		void **arg = malloc(2 * sizeof *arg);
@@ -391,7 +392,6 @@ static int pool_start(ipcq_pool *p, unsigned i)
 		return st;
 	}
 	w->pid = pid;
-	w->finished = false;
 	return IPCQ_OK;
 }
 
@@ -699,8 +699,14 @@ static void pool_reap(ipcq_pool *p)
 				status[i] = 0;
 			dead[i] = any = true;
 			p->w[i].pid = 0;
-			/* EOF after the release: the tasks are all taken, a replacement would only see EOF too. */
-			p->w[i].finished = p->released && WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 0;
+			/*
+			 * EOF after the release: the tasks are all taken, a replacement
+			 * would only see EOF too. Only a known clean exit holding no
+			 * message: with SIGCHLD ignored (ECHILD) the status is unknown,
+			 * and a task may exit(0).
+			 */
+			p->w[i].finished = r > 0 && p->released && WIFEXITED(status[i]) &&
+			                   WEXITSTATUS(status[i]) == 0 && !atomic_load(&p->sh->slot[i].taken);
 			p->deaths += !p->w[i].finished;
 		}
 	}
@@ -721,6 +727,15 @@ static void pool_reap(ipcq_pool *p)
 	/* Replacements; a failed fork is retried at the next look, unless no worker is left. */
 	unsigned live = 0;
 	int st = IPCQ_OK;
+	for (unsigned i = 0; i < p->cfg.workers; i++)
+		live += p->w[i].pid > 0;
+	if (!live && p->outstanding > 0) /* answers are missing and nobody is left: never wait on finished slots */
+		for (unsigned i = 0; i < p->cfg.workers; i++)
+			if (p->w[i].finished) {
+				p->w[i].finished = false;
+				p->deaths++; /* and let the lost-message watch look */
+			}
+	live = 0;
 	for (unsigned i = 0; i < p->cfg.workers; i++) {
 		if (!p->w[i].pid && !p->w[i].finished && !p->terminated && !p->broken && !p->need_rebuild &&
 		    (!p->closed || p->outstanding > 0)) {

@@ -355,7 +355,9 @@ static int tcp_open(void *st, const ipcq_config *cfg)
 	freeaddrinfo(res);
 	if (rc != IPCQ_OK)
 		return rc;
-	return ipcq__fdq_open(&t->fdq, rfd, wfd, true, cfg);
+	rc = ipcq__fdq_open(&t->fdq, rfd, wfd, true, cfg);
+	t->fdq.cuts_writes = true; /* TCP may send part of any write: a death there must tear (fdq's write_all) */
+	return rc;
 }
 
 static void tcp_close(void *st)

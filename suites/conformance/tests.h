@@ -71,6 +71,7 @@
 	X(last_release_wakes_all, IPCQ_CAP_EOF, NULL, "the last release wakes 3 sleeping consumers with EOF") \
 	X(producer_sigkill_eof, IPCQ_CAP_EOF | CT_PROC, NULL, "producer SIGKILLed: a blocked consumer gets EOF")  \
 	X(idle_consumer_sigkill_goes_on, IPCQ_CAP_MPMC | CT_PROC, NULL, "a consumer SIGKILLed while blocked on an empty queue: the queue goes on") \
+	X(waiting_put_sigkill_goes_on, IPCQ_CAP_FD | IPCQ_CAP_MPMC | CT_PROC, NULL, "a producer SIGKILLed while its 6000-byte put waits for room: the queue goes on") \
 	X(huge_put_sigkill_no_tear, IPCQ_CAP_HUGE | IPCQ_CAP_MPMC | CT_PROC, NULL, "producer SIGKILLed inside an 8 MiB put: no part of it is read as another message") \
 	/* BROKEN and CLOSED */                                                                             \
 	X(put_no_consumer_broken, IPCQ_CAP_EOF, NULL, "no consumer left: put is BROKEN, no SIGPIPE death")  \
@@ -154,7 +155,8 @@
 	X(pool_workers_die_with_owner, CT_PROC, NULL, "an owner exiting without join takes its workers with it") \
 	X(pool_nested_wait_refused, IPCQ_CAP_MPMC, NULL, "callbacks waiting inside callbacks: INVAL beyond IPCQ_POOL_MAX_DEPTH, never a hang") \
 	X(pool_terminate_results_full, IPCQ_CAP_MPMC, NULL, "THREAD pool terminated while workers wait for room for results: join returns") \
-	X(pool_close_join_no_new_workers, CT_PROC, NULL, "close + join while one task runs: idle workers end, none is forked again")
+	X(pool_close_join_no_new_workers, CT_PROC, NULL, "close + join while one task runs: idle workers end, none is forked again") \
+	X(pool_task_exit0_after_close, CT_PROC, NULL, "a task exits its worker with status 0 after close: PEERDEAD, the rest run, join returns")
 
 #define CT_DECLARE(name, caps, avail, summary) void t_##name(const struct ct_ctx *c);
 CT_TESTS(CT_DECLARE)

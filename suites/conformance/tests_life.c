@@ -459,6 +459,38 @@ void t_idle_consumer_sigkill_goes_on(const struct ct_ctx *c)
 	CT_OK(ipcq_close(q), q);
 }
 
+static void t_waiting_putter(void *arg)
+{
+	ipcq *q = arg;
+	static unsigned char m[6000];
+	ipcq_put(q, m, sizeof m, IPCQ_FOREVER); /* the queue is full: killed in here, nothing of it written */
+}
+
+/*
+ * A queue filled to the last byte with page-sized messages, then a put
+ * larger than PIPE_BUF waits for room and its process is killed: nothing of
+ * it went, so the queue must go on (a writer marked mid-message while it
+ * only waited would make it refuse service).
+ */
+void t_waiting_put_sigkill_goes_on(const struct ct_ctx *c)
+{
+	ipcq *q = ct_open(c, 0, 8192);
+	size_t n = ct_fill(q, 4092, 100000);
+	struct ct_actor *a = ct_spawn_process(q, IPCQ_CONSUMER, t_waiting_putter, q);
+	ct_wait_sleeping(a);
+	ct_kill(a);
+	static unsigned char b[8192];
+	size_t len, got = 0;
+	int st;
+	while ((st = ipcq_get(q, b, sizeof b, &len, IPCQ_NOWAIT)) == IPCQ_OK)
+		got++;
+	CT_TRUE(st == IPCQ_EMPTY && got == n, "after the kill: %zu of %zu messages, then %s%s", got, n,
+	        ipcq_strstatus(st), ct_errmsg_suffix(q, st));
+	CT_PUT_MSG(q, 42, 0, 30, CT_SEC);
+	CT_GET_MSG(q, 42, 0, 30, CT_SEC);
+	CT_OK(ipcq_close(q), q);
+}
+
 struct t_hugekill {
 	ipcq *q;
 	size_t len;

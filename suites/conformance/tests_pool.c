@@ -685,3 +685,35 @@ void t_pool_close_join_no_new_workers(const struct ct_ctx *c)
 	CT_TRUE(forks == 0, "%ld workers were forked during close + join of a 4-worker pool", forks);
 	t_no_children();
 }
+
+/* arg: uint64 x; x == 0 ends the worker with a clean-looking exit, else out = x * 3 + 1 after 20 ms */
+static void t_task_exit0_at_0(const void *arg, size_t len, void *out, size_t *out_len)
+{
+	uint64_t x;
+	memcpy(&x, arg, sizeof x);
+	ct_sleep(20 * CT_MS);
+	if (x == 0)
+		_exit(0);
+	t_task_affine(arg, len, out, out_len);
+}
+
+/* An exit(0) is not the end of the tasks: only a worker that saw EOF holding nothing is not replaced. */
+void t_pool_task_exit0_after_close(const struct ct_ctx *c)
+{
+	enum { N = 4 };
+	ipcq_pool *p = t_pool_open(c, IPCQ_POOL_PROCESS, 1, 0);
+	static int count[N];
+	static struct t_one one[N];
+	struct t_tally t = { .count = count };
+	for (uint64_t i = 0; i < N; i++) {
+		one[i] = (struct t_one){ &t, i };
+		CT_OK(ipcq_pool_apply_async(p, t_task_exit0_at_0, &i, sizeof i, t_done_count, &one[i]), p);
+	}
+	int64_t t0 = ct_now();
+	t_pool_end(p);
+	CT_TRUE(ct_now() - t0 < 10 * CT_SEC, "close + join took %lld ms", (long long)((ct_now() - t0) / CT_MS));
+	CT_EQ(t.status[IPCQ_PEERDEAD], 1);
+	CT_EQ(t.status[IPCQ_OK], N - 1);
+	CT_EQ(t.wrong, 0);
+	t_no_children();
+}
