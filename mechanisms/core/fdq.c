@@ -133,11 +133,12 @@ static inline void set_busy(int *busy, int v)
 /* --- Writing frames ----------------------------------------------------- */
 
 /*
- * The descriptors stay blocking, so a call that may wait forever costs one
- * read() or write(), as a plain pipe user's does; a call with a deadline
- * asks for this one transfer not to wait (MSG_DONTWAIT, RWF_NOWAIT) and
- * waits in poll(). A kernel without RWF_NOWAIT for pipes gets O_NONBLOCK
- * instead, which every caller copes with: EAGAIN always leads to poll().
+ * No read or write here blocks: a process killed inside one that waits
+ * cannot say whether bytes moved (see write_all and fill), so the waiting
+ * is done in poll() and each transfer asks not to wait (MSG_DONTWAIT,
+ * RWF_NOWAIT). A kernel without RWF_NOWAIT for pipes gets O_NONBLOCK on
+ * both descriptors instead, which every caller copes with: EAGAIN always
+ * leads to poll().
  */
 static ssize_t pipe_nowait(struct ipcq__fdq *q, int fd, struct iovec *iov, int iovcnt, bool out)
 {
@@ -146,44 +147,46 @@ static ssize_t pipe_nowait(struct ipcq__fdq *q, int fd, struct iovec *iov, int i
 		                : preadv2(fd, iov, iovcnt, -1, RWF_NOWAIT);
 		if (n >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
 			return n;
-		int fl = fcntl(fd, F_GETFL);
-		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-			return -1;
+		int ends[2] = { q->rfd, q->wfd };
+		for (int i = 0; i < 2; i++) {
+			int fl = ends[i] < 0 ? 0 : fcntl(ends[i], F_GETFL);
+			if (fl < 0 || (ends[i] >= 0 && fcntl(ends[i], F_SETFL, fl | O_NONBLOCK) < 0))
+				return -1;
+		}
 		q->nonblock = true;
 	}
 	return out ? writev(fd, iov, iovcnt) : readv(fd, iov, iovcnt);
 }
 
-/* One read into buf: it may block only when wait is set. */
-static ssize_t read_once(struct ipcq__fdq *q, void *buf, size_t len, bool wait)
+/* One read into buf that does not wait. */
+static ssize_t read_once(struct ipcq__fdq *q, void *buf, size_t len)
 {
 	if (q->is_socket)
-		return recv(q->rfd, buf, len, wait ? 0 : MSG_DONTWAIT);
-	if (wait)
-		return read(q->rfd, buf, len);
+		return recv(q->rfd, buf, len, MSG_DONTWAIT);
 	struct iovec v = { buf, len };
 	return pipe_nowait(q, q->rfd, &v, 1, false);
 }
 
 /*
- * One write that never raises SIGPIPE and leaves the signal's disposition
- * alone: sockets say MSG_NOSIGNAL; for pipes the signal is blocked in this
- * thread for the call and a SIGPIPE it caused is taken back, unless the
- * user said it is ignored (IPCQ_SIGPIPE_IGNORED, checked at open).
+ * One write that does not wait, never raises SIGPIPE and leaves the
+ * signal's disposition alone: sockets say MSG_NOSIGNAL; for pipes the
+ * signal is blocked in this thread for the call and a SIGPIPE it caused is
+ * taken back, unless the user said it is ignored (IPCQ_SIGPIPE_IGNORED,
+ * checked at open).
  */
-static ssize_t write_once(struct ipcq__fdq *q, struct iovec *iov, int iovcnt, bool wait)
+static ssize_t write_once(struct ipcq__fdq *q, struct iovec *iov, int iovcnt)
 {
 	if (q->is_socket) {
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
-		return sendmsg(q->wfd, &mh, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
+		return sendmsg(q->wfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
 	if (q->sigpipe_ignored)
-		return wait ? writev(q->wfd, iov, iovcnt) : pipe_nowait(q, q->wfd, iov, iovcnt, true);
+		return pipe_nowait(q, q->wfd, iov, iovcnt, true);
 	sigset_t pipe_only, old;
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-	ssize_t n = wait ? writev(q->wfd, iov, iovcnt) : pipe_nowait(q, q->wfd, iov, iovcnt, true);
+	ssize_t n = pipe_nowait(q, q->wfd, iov, iovcnt, true);
 	int e = errno;
 	if (n < 0 && e == EPIPE && !sigismember(&old, SIGPIPE)) {
 		const struct timespec zero = { 0, 0 };
@@ -225,7 +228,7 @@ static int write_all(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, struct iovec 
 	while (left > 0) {
 		if (!started && cut)
 			set_busy(&d->wbusy, 1);
-		ssize_t n = write_once(q, v, nv, false);
+		ssize_t n = write_once(q, v, nv);
 		if (n > 0) {
 			left -= (size_t)n;
 			started = true;
@@ -362,7 +365,7 @@ static int fill(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, ipcq_deadline dl)
 			d->head = 0;
 		}
 		size_t room = sizeof d->buf - d->tail;
-		ssize_t n = read_once(q, d->buf + d->tail, room, false);
+		ssize_t n = read_once(q, d->buf + d->tail, room);
 		if (n > 0)
 			d->tail += (size_t)n;
 		set_busy(&d->rbusy, 0);
@@ -421,7 +424,7 @@ static int get_direct(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, unsigned cha
 	memcpy(out, d->buf + d->head, have);
 	d->head = d->tail = 0;
 	while (have < need) {
-		ssize_t n = read_once(q, out + have, need - have, false);
+		ssize_t n = read_once(q, out + have, need - have);
 		if (n > 0) {
 			have += (size_t)n;
 			continue;
