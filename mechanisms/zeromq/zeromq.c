@@ -74,7 +74,7 @@ enum { ZQ_PUT = 1, ZQ_GET, ZQ_POLL };
 
 struct zq_req {
 	uint32_t op;
-	uint32_t pad;
+	uint32_t pid; /* the client's process (GET): a parked get of one that died takes nothing */
 	int64_t dl;   /* absolute CLOCK_MONOTONIC ns; IPCQ__NOW / IPCQ__NEVER as in mech.h */
 	uint64_t cap; /* GET: the client's buffer */
 };
@@ -174,8 +174,13 @@ static void zb_answer(struct zbroker *b, struct zb_req *r, int status, uint64_t 
 	zb_free(r);
 }
 
-/* Answers r if the queue lets it be answered now; false: park it. */
-static bool zb_try(struct zbroker *b, struct zb_req *r, int64_t now)
+/*
+ * Answers r if the queue lets it be answered now; false: park it. parked:
+ * r waited, and its client may have died meanwhile - a get of a dead
+ * process is dropped rather than handed the next message, which would go
+ * with it (a consumer killed while it waited must take nothing).
+ */
+static bool zb_try(struct zbroker *b, struct zb_req *r, int64_t now, bool parked)
 {
 	switch (r->rq.op) {
 	case ZQ_PUT:
@@ -204,6 +209,10 @@ static bool zb_try(struct zbroker *b, struct zb_req *r, int64_t now)
 		}
 		break;
 	case ZQ_GET:
+		if (b->head && parked && r->rq.pid && ipcq__pid_ended((pid_t)r->rq.pid)) {
+			zb_free(r);
+			return true;
+		}
 		if (b->head) {
 			struct zb_msg *m = b->head;
 			size_t size = zmq_msg_size(&m->m);
@@ -253,7 +262,7 @@ static void zb_serve(struct zbroker *b)
 	for (struct zb_req **pp = &b->parked; *pp;) {
 		struct zb_req *r = *pp;
 		*pp = r->next;
-		if (!zb_try(b, r, now)) {
+		if (!zb_try(b, r, now, true)) {
 			r->next = *pp;
 			*pp = r;
 			pp = &r->next;
@@ -358,7 +367,7 @@ static void zb_loop(struct zbroker *b)
 			if (!r)
 				continue;
 			zb_refresh(b);
-			if (!zb_try(b, r, ipcq__now_ns())) {
+			if (!zb_try(b, r, ipcq__now_ns(), false)) {
 				struct zb_req **pp = &b->parked;
 				while (*pp)
 					pp = &(*pp)->next;
@@ -864,7 +873,7 @@ static int zeromq_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadlin
 	struct zeromq *q = st;
 	if (zq_empty_now(q, dl))
 		return IPCQ_EMPTY;
-	struct zq_req rq = { .op = ZQ_GET, .dl = dl, .cap = cap };
+	struct zq_req rq = { .op = ZQ_GET, .pid = (uint32_t)getpid(), .dl = dl, .cap = cap };
 	struct zq_rep rp;
 	int rc = zq_call(q, &rq, NULL, 0, &rp, buf, cap);
 	if (rc != IPCQ_OK)

@@ -451,6 +451,7 @@ void t_idle_consumer_sigkill_goes_on(const struct ct_ctx *c)
 	ipcq *q = ct_open(c, 4, 64);
 	struct ct_actor *a = ct_spawn_process(q, IPCQ_PRODUCER, t_idle_getter, q);
 	ct_wait_sleeping(a);
+	ct_sleep(100 * CT_MS); /* asleep may be before its get reached a broker: let it get there */
 	ct_kill(a);
 	for (uint32_t i = 0; i < 3; i++) {
 		CT_PUT_MSG(q, 40, i, 30, CT_SEC);
