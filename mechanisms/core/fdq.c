@@ -451,6 +451,28 @@ static int get_direct(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, unsigned cha
 	return IPCQ_OK;
 }
 
+/* The length of the frame at head, 0 until its header is all buffered; *have gets the bytes buffered. */
+static uint32_t head_len(const struct ipcq__fdq_dir *d, size_t *have)
+{
+	uint32_t flen = 0;
+	*have = d->tail - d->head;
+	if (*have >= FDQ_HDR)
+		memcpy(&flen, d->buf + d->head, FDQ_HDR);
+	return flen;
+}
+
+/* More bytes into the buffer, waiting until dl: fill, or fill_midframe once a frame has begun (EOF there tears). */
+static int read_more(struct ipcq__fdq *q, struct ipcq__fdq_dir *d, ipcq_deadline dl)
+{
+	bool begun = d->tail > d->head;
+	int st = begun ? fill_midframe(q, d, dl) : fill(q, d, dl);
+	if (st == IPCQ_EOF && begun) {
+		atomic_store(&d->torn, 1);
+		st = torn_status();
+	}
+	return st;
+}
+
 /*
  * Copies out the buffered whole frame at head (flen bytes after its header)
  * and moves past it: one store, so a reader killed here either took the
@@ -473,10 +495,9 @@ int ipcq__fdq_get(void *state, void *buf, size_t cap, size_t *len, ipcq_deadline
 		return st == IPCQ_FULL ? IPCQ_EMPTY : st;
 
 	for (;;) {
-		size_t have = d->tail - d->head;
+		size_t have;
+		uint32_t flen = head_len(d, &have);
 		if (have >= FDQ_HDR) {
-			uint32_t flen;
-			memcpy(&flen, d->buf + d->head, FDQ_HDR);
 			if (flen > cap) {
 				*len = flen;
 				st = ipcq__fail(IPCQ_TOOBIG, 0,
@@ -503,12 +524,7 @@ int ipcq__fdq_get(void *state, void *buf, size_t cap, size_t *len, ipcq_deadline
 				break;
 			}
 		}
-		st = have ? fill_midframe(q, d, dl) : fill(q, d, dl);
-		if (st == IPCQ_EOF && have) {
-			atomic_store(&d->torn, 1);
-			st = torn_status();
-		}
-		if (st != IPCQ_OK)
+		if ((st = read_more(q, d, dl)) != IPCQ_OK)
 			break;
 	}
 	ipcq__plock_unlock(&d->rlock);
@@ -530,11 +546,9 @@ size_t ipcq__fdq_try_get_many(void *state, ipcq_msgv *v, size_t n)
 	size_t k = 0;
 	bool refilled = false;
 	while (k < n) {
-		size_t have = d->tail - d->head;
-		uint32_t flen = 0;
-		if (have >= FDQ_HDR)
-			memcpy(&flen, d->buf + d->head, FDQ_HDR);
-		if (have >= FDQ_HDR + (size_t)flen) { /* flen is 0 while the header is not all here */
+		size_t have;
+		uint32_t flen = head_len(d, &have);
+		if (have >= FDQ_HDR + (size_t)flen) {
 			if (flen > v[k].cap)
 				break;
 			take_frame(d, v[k].buf, flen);
@@ -554,12 +568,9 @@ size_t ipcq__fdq_try_get_many(void *state, ipcq_msgv *v, size_t n)
 /* A whole frame is buffered, or one too large for the buffer has begun (get reads it directly). */
 static bool frame_ready(const struct ipcq__fdq_dir *d)
 {
-	size_t have = d->tail - d->head;
-	if (have < FDQ_HDR)
-		return false;
-	uint32_t flen;
-	memcpy(&flen, d->buf + d->head, FDQ_HDR);
-	return have >= FDQ_HDR + flen || FDQ_HDR + (size_t)flen > sizeof d->buf;
+	size_t have;
+	uint32_t flen = head_len(d, &have);
+	return have >= FDQ_HDR && (have >= FDQ_HDR + flen || FDQ_HDR + (size_t)flen > sizeof d->buf);
 }
 
 /*
@@ -573,16 +584,8 @@ int ipcq__fdq_poll(void *state, ipcq_deadline dl)
 	int st = lock_dir(d, &d->rlock, &d->rbusy, dl);
 	if (st != IPCQ_OK)
 		return st == IPCQ_FULL ? IPCQ_EMPTY : st;
-	while (!frame_ready(d)) {
-		size_t have = d->tail - d->head;
-		st = have ? fill_midframe(q, d, dl) : fill(q, d, dl);
-		if (st == IPCQ_EOF && have) {
-			atomic_store(&d->torn, 1);
-			st = torn_status();
-		}
-		if (st != IPCQ_OK)
-			break;
-	}
+	while (!frame_ready(d) && (st = read_more(q, d, dl)) == IPCQ_OK)
+		;
 	ipcq__plock_unlock(&d->rlock);
 	return st;
 }

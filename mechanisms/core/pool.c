@@ -725,17 +725,16 @@ static void pool_reap(ipcq_pool *p)
 		}
 	}
 	/* Replacements; a failed fork is retried at the next look, unless no worker is left. */
-	unsigned live = 0;
+	unsigned alive = 0, live = 0;
 	int st = IPCQ_OK;
 	for (unsigned i = 0; i < p->cfg.workers; i++)
-		live += p->w[i].pid > 0;
-	if (!live && p->outstanding > 0) /* answers are missing and nobody is left: never wait on finished slots */
+		alive += p->w[i].pid > 0;
+	if (!alive && p->outstanding > 0) /* answers are missing and nobody is left: never wait on finished slots */
 		for (unsigned i = 0; i < p->cfg.workers; i++)
 			if (p->w[i].finished) {
 				p->w[i].finished = false;
 				p->deaths++; /* and let the lost-message watch look */
 			}
-	live = 0;
 	for (unsigned i = 0; i < p->cfg.workers; i++) {
 		if (!p->w[i].pid && !p->w[i].finished && !p->terminated && !p->broken && !p->need_rebuild &&
 		    (!p->closed || p->outstanding > 0)) {

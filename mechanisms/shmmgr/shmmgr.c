@@ -242,6 +242,16 @@ static int mgr_bump(struct mgr_wait *w, bool all, uint64_t *seen)
 	return all ? INT_MAX : 1;
 }
 
+/* mgr_bump, the unlock of h, then the wake-up if one is due: the system call outside the lock. */
+static void mgr_signal_unlock(struct mgr_hdr *h, struct mgr_wait *w, bool all)
+{
+	uint64_t seen;
+	int wake = mgr_bump(w, all, &seen);
+	ipcq__plock_unlock(&h->lock);
+	if (wake)
+		mgr_futex_wake(w, wake, seen);
+}
+
 static bool mgr_passed(ipcq_deadline dl)
 {
 	return dl == IPCQ__NOW || (dl != IPCQ__NEVER && ipcq__now_ns() >= dl);
@@ -428,11 +438,7 @@ static int shmmgr_put(void *st, const void *msg, size_t len, ipcq_deadline dl)
 	mgr_slot_write(q, tail, msg, len);
 	/* The commit: a holder dying before this store queued nothing. */
 	atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
-	uint64_t seen;
-	int wake = mgr_bump(&q->h.readable, false, &seen);
-	ipcq__plock_unlock(&q->h.lock);
-	if (wake)
-		mgr_futex_wake(&q->h.readable, wake, seen);
+	mgr_signal_unlock(&q->h, &q->h.readable, false);
 	return IPCQ_OK;
 }
 
@@ -472,11 +478,7 @@ static int shmmgr_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadlin
 	*len = (size_t)n;
 	if (n > cap) {
 		/* The message stays: pass the wake-up this getter may have taken on. */
-		uint64_t seen;
-		int wake = mgr_bump(&q->h.readable, false, &seen);
-		ipcq__plock_unlock(&q->h.lock);
-		if (wake)
-			mgr_futex_wake(&q->h.readable, wake, seen);
+		mgr_signal_unlock(&q->h, &q->h.readable, false);
 		return ipcq__fail(IPCQ_TOOBIG, 0,
 		                  "shmmgr: get: message of %zu bytes does not fit the buffer of %zu bytes; "
 		                  "it stays queued",
@@ -485,11 +487,7 @@ static int shmmgr_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadlin
 	mgr_slot_read(q, head, buf, (size_t)n);
 	/* The commit: a holder dying before this store took nothing. */
 	atomic_store_explicit(&q->head, head + 1, memory_order_release);
-	uint64_t seen;
-	int wake = mgr_bump(&q->h.writable, false, &seen);
-	ipcq__plock_unlock(&q->h.lock);
-	if (wake)
-		mgr_futex_wake(&q->h.writable, wake, seen);
+	mgr_signal_unlock(&q->h, &q->h.writable, false);
 	return IPCQ_OK;
 }
 
@@ -511,15 +509,12 @@ static size_t shmmgr_try_put_many(void *st, const ipcq_msgv *v, size_t n)
 	size_t k = 0;
 	for (; k < n && k < room; k++)
 		mgr_slot_write(q, tail + k, v[k].buf, v[k].len);
-	int wake = 0;
-	uint64_t seen = 0;
-	if (k) {
-		atomic_store_explicit(&q->tail, tail + k, memory_order_release);
-		wake = mgr_bump(&q->h.readable, k > 1, &seen);
+	if (!k) {
+		ipcq__plock_unlock(&q->h.lock);
+		return 0;
 	}
-	ipcq__plock_unlock(&q->h.lock);
-	if (wake)
-		mgr_futex_wake(&q->h.readable, wake, seen);
+	atomic_store_explicit(&q->tail, tail + k, memory_order_release);
+	mgr_signal_unlock(&q->h, &q->h.readable, k > 1);
 	return k;
 }
 
@@ -539,15 +534,12 @@ static size_t shmmgr_try_get_many(void *st, ipcq_msgv *v, size_t n)
 		mgr_slot_read(q, head + k, v[k].buf, (size_t)len64);
 		v[k].len = (size_t)len64;
 	}
-	int wake = 0;
-	uint64_t seen = 0;
-	if (k) {
-		atomic_store_explicit(&q->head, head + k, memory_order_release);
-		wake = mgr_bump(&q->h.writable, k > 1, &seen);
+	if (!k) {
+		ipcq__plock_unlock(&q->h.lock);
+		return 0;
 	}
-	ipcq__plock_unlock(&q->h.lock);
-	if (wake)
-		mgr_futex_wake(&q->h.writable, wake, seen);
+	atomic_store_explicit(&q->head, head + k, memory_order_release);
+	mgr_signal_unlock(&q->h, &q->h.writable, k > 1);
 	return k;
 }
 
@@ -566,11 +558,7 @@ static int shmmgr_poll(void *st, ipcq_deadline dl)
 		 * that made every put wake everyone stayed up for good when a
 		 * poller was killed asleep.)
 		 */
-		uint64_t seen;
-		int wake = mgr_bump(&q->h.readable, false, &seen);
-		ipcq__plock_unlock(&q->h.lock);
-		if (wake)
-			mgr_futex_wake(&q->h.readable, wake, seen);
+		mgr_signal_unlock(&q->h, &q->h.readable, false);
 	} else if (rc == IPCQ_EOF || rc == IPCQ_EMPTY) {
 		ipcq__plock_unlock(&q->h.lock);
 	}

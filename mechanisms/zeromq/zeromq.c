@@ -74,7 +74,7 @@ enum { ZQ_PUT = 1, ZQ_GET, ZQ_POLL };
 
 struct zq_req {
 	uint32_t op;
-	uint32_t pid; /* the client's process (GET): a parked get of one that died takes nothing */
+	uint32_t pid; /* the client's process, set by zq_call: a parked get of one that died takes nothing */
 	int64_t dl;   /* absolute CLOCK_MONOTONIC ns; IPCQ__NOW / IPCQ__NEVER as in mech.h */
 	uint64_t cap; /* GET: the client's buffer */
 };
@@ -636,12 +636,14 @@ static int zq_call(struct zeromq *q, const struct zq_req *rq, const void *body, 
 	int rc = zq_socket(q, &s);
 	if (rc != IPCQ_OK)
 		return rc;
+	struct zq_proc *p = atomic_load(&q->proc);
+	struct zq_req req = *rq;
+	req.pid = (uint32_t)p->pid; /* zq_socket made p this process's */
 	bool put = rq->op == ZQ_PUT;
-	if ((rc = zq_send(q, s, rq, sizeof *rq, put ? ZMQ_SNDMORE : 0)) != IPCQ_OK)
+	if ((rc = zq_send(q, s, &req, sizeof req, put ? ZMQ_SNDMORE : 0)) != IPCQ_OK)
 		return rc;
 	if (put && (rc = zq_send(q, s, blen ? body : "", blen, 0)) != IPCQ_OK)
 		return rc;
-	struct zq_proc *p = atomic_load(&q->proc);
 	for (;;) {
 		zmq_pollitem_t it[2] = {
 			{ .socket = s, .events = ZMQ_POLLIN },
@@ -873,7 +875,7 @@ static int zeromq_get(void *st, void *buf, size_t cap, size_t *len, ipcq_deadlin
 	struct zeromq *q = st;
 	if (zq_empty_now(q, dl))
 		return IPCQ_EMPTY;
-	struct zq_req rq = { .op = ZQ_GET, .pid = (uint32_t)getpid(), .dl = dl, .cap = cap };
+	struct zq_req rq = { .op = ZQ_GET, .dl = dl, .cap = cap };
 	struct zq_rep rp;
 	int rc = zq_call(q, &rq, NULL, 0, &rp, buf, cap);
 	if (rc != IPCQ_OK)
